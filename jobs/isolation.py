@@ -1,0 +1,129 @@
+"""Run a core in a child process with a hard timeout.
+
+Raw Docling can hang for minutes on a deeply nested HTML file and Gmsh can
+segfault on a malformed STEP file; neither may take the calling worker (a Modal
+container, a Celery worker, a stub container) down with it. The child is forked
+from a warm parent, so imports and loaded models are already in place.
+
+A plain os.fork rather than multiprocessing: Celery's pool processes are
+daemonic, and multiprocessing refuses to start children from those.
+
+Framework-free: imported inside Modal containers too.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import time
+import traceback
+from typing import Any, Callable
+
+
+class CoreError(Exception):
+    """The core failed; `error_type` is a short machine-readable kind."""
+
+    error_type = "core_error"
+
+    def __init__(self, message: str, error_type: str | None = None):
+        super().__init__(message)
+        if error_type:
+            self.error_type = error_type
+
+    def __reduce__(self):
+        return (self.__class__, (str(self), self.error_type))
+
+
+class CoreTimeout(CoreError):
+    error_type = "timeout"
+
+
+class CoreCrashed(CoreError):
+    error_type = "crashed"
+
+
+class BadInput(CoreError):
+    """The input itself is unusable: retrying will not help."""
+
+    error_type = "bad_input"
+
+
+def _run_child(write_fd: int, func: Callable[..., Any], kwargs: dict) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        outcome = ("ok", func(**kwargs))
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+        error_type = getattr(exc, "error_type", None) or type(exc).__name__
+        outcome = ("error", (error_type, str(exc) or type(exc).__name__, traceback.format_exc()))
+    try:
+        data = pickle.dumps(outcome)
+    except Exception as exc:  # noqa: BLE001
+        data = pickle.dumps(("error", ("unpicklable_result", f"The result could not be sent back: {exc}", "")))
+    with os.fdopen(write_fd, "wb") as pipe:
+        pipe.write(data)
+
+
+def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
+    """Call func(**kwargs) in a forked child; raise CoreTimeout / CoreCrashed / CoreError."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns, never runs the parent's atexit handlers
+        os.close(read_fd)
+        try:
+            _run_child(write_fd, func, kwargs)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        data = _read_until(read_fd, time.monotonic() + timeout, timeout)
+    except CoreTimeout:
+        _kill(pid)
+        raise
+    finally:
+        os.close(read_fd)
+    _pid, status = os.waitpid(pid, 0)
+    if not data:
+        raise CoreCrashed(_describe_exit(status))
+    kind, payload = pickle.loads(data)
+    if kind == "ok":
+        return payload
+    error_type, message, _traceback = payload
+    if error_type == BadInput.error_type:
+        raise BadInput(message)
+    raise CoreError(message, error_type=error_type)
+
+
+def _read_until(fd: int, deadline: float, timeout: float) -> bytes:
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CoreTimeout(f"Stopped after reaching the time limit of {timeout:g} s")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def _describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"The processing child process was killed by {name}"
+    return f"The processing child process exited with code {os.waitstatus_to_exitcode(status)} without a result"
