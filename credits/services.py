@@ -9,6 +9,15 @@ Idempotency: a deduction or refund carries a caller-chosen key that is unique in
 the database. Calling again with the same key returns the row already recorded and
 moves no money, even when two calls race: the loser's savepoint is rolled back,
 balance change included.
+
+How a workload app uses it (documents, for example):
+- intake: inside the transaction that creates the batch, `deduct(owner,
+  price_for("document", n), key=f"dataset:{id}:intake", reference=f"dataset:{id}",
+  what=f"This batch of {n} documents")`; InsufficientCredits rolls everything back.
+- job failed/cancelled (JobKind.on_failure, inside the engine's transaction):
+  `refund(owner, price_for("document"), key=f"document:{id}:refund:{charge_no}", ...)`.
+- retry of a refunded document (JobKind.on_retry): `deduct(..., key=f"document:{id}:charge:{charge_no + 1}")`
+  and count the charge, so the next failure refunds under a new key.
 """
 from __future__ import annotations
 

@@ -136,13 +136,17 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
+def check_size(size: int, filename: str, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise BadInput(f"'{safe_filename(filename)}' is {_megabytes(size)}, over the size limit of {_megabytes(max_bytes)}")
+
+
 def validate_document(data: bytes, filename: str, *, max_bytes: int, max_pages: int | None = None) -> str:
     """Return the document's format (pdf, docx, html, md) or raise BadInput saying what is wrong."""
     shown = safe_filename(filename)
     if not data:
         raise BadInput(f"'{shown}' is empty (0 bytes)")
-    if len(data) > max_bytes:
-        raise BadInput(f"'{shown}' is {_megabytes(len(data))}, over the size limit of {_megabytes(max_bytes)}")
+    check_size(len(data), filename, max_bytes)
     expected = extension_format(filename)
     if expected is None:
         allowed = ", ".join(sorted(FORMAT_BY_EXTENSION))
@@ -325,10 +329,17 @@ def _blocks(markdown: str):
 
 
 def _split_long(text: str, tokens: int, max_tokens: int) -> list[str]:
-    """Split a paragraph longer than the budget into word windows of about max_tokens."""
-    words = text.split()
-    per_piece = max(1, int(len(words) * max_tokens / tokens * 0.9))
-    return [" ".join(words[i : i + per_piece]) for i in range(0, len(words), per_piece)]
+    """Split a paragraph longer than the budget at word-piece boundaries, max_tokens pieces each."""
+    _ = count_tokens("")  # loads the tokenizer
+    offsets = _tokenizer.encode(text, add_special_tokens=False).offsets
+    pieces = []
+    for start in range(0, len(offsets), max_tokens):
+        window = offsets[start : start + max_tokens]
+        end = offsets[start + max_tokens][0] if start + max_tokens < len(offsets) else len(text)
+        piece = text[window[0][0] : end].strip()
+        if piece:
+            pieces.append(piece)
+    return pieces
 
 
 def _tail_words(text: str, overlap_tokens: int) -> str:
@@ -362,8 +373,11 @@ def chunk_document(parsed: dict, *, max_tokens: int = 200, overlap_tokens: int =
                 if current and (new_heading or current_tokens + piece_tokens > max_tokens):
                     chunks.append(_chunk(len(chunks), current, current_heading, page))
                     overlap = "" if new_heading else _tail_words("\n".join(current), overlap_tokens)
+                    overlap_count = count_tokens(overlap) if overlap else 0
+                    if overlap_count > overlap_tokens or overlap_count + piece_tokens > max_tokens:
+                        overlap, overlap_count = "", 0  # URLs and the like: words of many word pieces
                     current = [overlap] if overlap else []
-                    current_tokens = count_tokens(overlap) if overlap else 0
+                    current_tokens = overlap_count
                 current.append(piece)
                 current_tokens += piece_tokens
                 current_heading = heading

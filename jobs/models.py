@@ -41,7 +41,7 @@ class ComputeJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     compute_seconds = models.FloatField(default=0)
-    estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    estimated_cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
     error_type = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
@@ -89,7 +89,7 @@ class JobAttempt(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     compute_seconds = models.FloatField(default=0)
-    estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    estimated_cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
     error_type = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
 

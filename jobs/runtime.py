@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from jobs.isolation import run_isolated
 from jobs.reporting import reporter_from_payload
 from portal.compute_functions import get_function
 
@@ -15,16 +16,18 @@ from portal.compute_functions import get_function
 def run_function(name: str, payload: dict) -> dict:
     """Run the handler; return {"output": <handler result>, "compute_seconds": float}.
 
-    Exceptions from the handler propagate unchanged (CoreError and friends carry
-    an `error_type`), after telling the portal the attempt is over so that the
-    poller collects it without waiting for its next sweep.
+    The handler runs in a forked child under the function's timeout, so a hang
+    or a segfault fails the call and never the worker running it. Its
+    exceptions come back as CoreError and friends, with their `error_type`,
+    after the portal is told the attempt is over so that the poller collects
+    it without waiting for its next sweep.
     """
     function = get_function(name)
     handler = function.load_handler()
     reporter = reporter_from_payload(payload)
     started = time.monotonic()
     try:
-        output = handler(**payload)
+        output = run_isolated(handler, payload, function.timeout)
     finally:
         reporter.send("finished", {"seconds": round(time.monotonic() - started, 3)})
     return {"output": output, "compute_seconds": round(time.monotonic() - started, 3)}

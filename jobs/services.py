@@ -184,7 +184,7 @@ def estimated_cost(processor: str, function_name: str, seconds: float) -> Decima
         per_second = function.cpu * prices["cpu"] + function.memory / 1024 * prices["memory_gib"]
         if function.gpu:
             per_second += prices.get(f"gpu:{function.gpu.split(':')[0]}", prices["gpu:A10G"])
-    return Decimal(str(round(seconds * per_second, 6)))
+    return Decimal(str(round(seconds * per_second, 8)))
 
 
 def complete_attempt(attempt_id: int, outcome: CallOutcome) -> bool:

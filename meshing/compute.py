@@ -408,6 +408,9 @@ def _raise_for_no_result(tried: list[dict], params: dict):
         raise BadInput(bad_input[0]["reason"])
     if statuses <= {"timeout", "skipped"}:
         raise CoreTimeout(f"No strategy finished within the time budget of {params['time_budget']:g} s ({reasons})")
+    if statuses <= {"gmsh_error", "skipped"}:
+        # Gmsh rejected the geometry with every algorithm: a retry would fail the same way.
+        raise BadInput(f"Every meshing strategy failed on this geometry: {reasons}")
     raise CoreError(f"Every meshing strategy failed: {reasons}", error_type="mesh_failed")
 
 

@@ -12,11 +12,16 @@ that it starts fast and runs the same in Modal, Celery and the stub worker.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
-import time
+
+# Run by path, Python puts this file's folder first on sys.path, where the app's own
+# selectors.py would shadow the standard library's `selectors` module. Drop it.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
 
 MSH_FORMAT_VERSION = 4.1
 # A 3D element is "poor" below this minSICN / gamma (0 is degenerate, 1 is ideal).
@@ -46,6 +51,7 @@ def main(request_path: str, response_path: str) -> int:
         gmsh.option.setNumber("Mesh.MaxNumThreads1D", 1)
         gmsh.option.setNumber("Mesh.MaxNumThreads2D", 1)
         gmsh.option.setNumber("Mesh.MaxNumThreads3D", 1)
+        _keep_flushing_c_streams()
         task = TASKS[request["task"]]
         response = {"ok": True, "result": task(gmsh, request)}
     except RunFailure as failure:
@@ -53,9 +59,32 @@ def main(request_path: str, response_path: str) -> int:
     except Exception as exc:  # noqa: BLE001 - Gmsh raises plain Exception with its last error
         response = {"ok": False, "error_type": "gmsh_error", "message": f"Gmsh failed: {exc}"}
     _write_json(response_path, response)
+    _flush_c_streams()
     # Skip gmsh.finalize() and interpreter teardown: OpenCASCADE sometimes crashes while
     # tearing down after an error, and the response is already on disk.
     os._exit(0)
+
+
+def _flush_c_streams() -> None:
+    """fflush(NULL): write out every C stdio buffer (Gmsh's -log file, MMG's stdout)."""
+    import ctypes
+
+    ctypes.CDLL(None).fflush(None)
+
+
+def _keep_flushing_c_streams(interval: float = 0.5) -> None:
+    """Gmsh's log file is block-buffered; flushing it often lets the parent stream it live.
+
+    glibc locks each stream, so flushing from this thread while Gmsh writes is safe.
+    """
+    import threading
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            _flush_c_streams()
+
+    threading.Thread(target=loop, daemon=True).start()
 
 
 def _send_output_to(path: str) -> None:
@@ -214,10 +243,12 @@ def mesh_strategy(gmsh, request) -> dict:
     gmsh.option.setNumber("Mesh.MeshSizeMin", request["size"] / 10)
     gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay surfaces for every strategy
     gmsh.option.setNumber("Mesh.Algorithm3D", strategy["algorithm3d"])
-    gmsh.option.setNumber("Mesh.OptimizeNetgen", 1 if strategy.get("optimizer") == "netgen" else 0)
-    gmsh.option.setNumber("Mesh.ElementOrder", request["order"])
     gmsh.option.setNumber("Mesh.MshFileVersion", MSH_FORMAT_VERSION)
     gmsh.model.mesh.generate(3)
+    if strategy.get("optimizer") == "netgen":
+        gmsh.model.mesh.optimize("Netgen")
+    if request["order"] > 1:  # after optimising: the optimisers work on linear elements
+        gmsh.model.mesh.setOrder(request["order"])
     element_tags = np.concatenate([np.asarray(t, dtype=np.int64) for t in gmsh.model.mesh.getElements(3)[1]] or [[]])
     if len(element_tags) == 0:
         raise RunFailure("gmsh_error", "Gmsh produced no 3D elements")

@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from meshing import views
 
 app_name = "meshing"
-urlpatterns = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("batches/<int:batch_id>/", views.batch_detail, name="batch"),
+    path("<uuid:job_id>/", views.detail, name="detail"),
+    path("<uuid:job_id>/download/<str:kind>/", views.download, name="download"),
+]

@@ -8,6 +8,11 @@ def _setting(name, default, cast):
     return cast(getattr(settings, name, os.environ.get(name, default)))
 
 
+def app_name() -> str:
+    """The app a worker serves unless told otherwise: the one the stub behaves as if deployed."""
+    return _setting("MODAL_STUB_DEPLOYED_APP", getattr(settings, "MODAL_APP_NAME", "modal-ops-portal"), str)
+
+
 def containers() -> int:
     """The most container processes one stub worker runs at once (caps each max_containers)."""
     return _setting("MODAL_STUB_CONTAINERS", 2, int)

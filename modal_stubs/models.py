@@ -16,6 +16,8 @@ class StubCall(models.Model):
 
     # Modal's FunctionCall.object_id ("fc-" + ULID); ULIDs sort by creation time.
     object_id = models.CharField(primary_key=True, max_length=32, editable=False)
+    # As in Modal, a function belongs to an app; a worker serves one app (tests use their own).
+    app_name = models.CharField(max_length=100)
     function_name = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)  # {"args": [...], "kwargs": {...}}
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -39,7 +41,7 @@ class StubCall(models.Model):
         indexes = [
             # The worker's claim: queued calls of one function, oldest first.
             models.Index(
-                fields=["function_name", "available_at"],
+                fields=["app_name", "function_name", "available_at"],
                 name="stubcall_queued_idx",
                 condition=models.Q(status="queued"),
             ),

@@ -149,9 +149,10 @@ def _redis_reachable(url: str) -> bool:
         return False
 
 
-_DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+# The Redis a fresh machine tries first; CELERY_BROKER_URL, when set, wins outright.
+CELERY_REDIS_URL = env("CELERY_REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or (
-    _DEFAULT_REDIS if _redis_reachable(_DEFAULT_REDIS) else "filesystem://"
+    CELERY_REDIS_URL if _redis_reachable(CELERY_REDIS_URL) else "filesystem://"
 )
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -187,6 +188,8 @@ CACHES = {"default": {**_default_cache, "KEY_PREFIX": CACHE_KEY_PREFIX}}
 # "stub" runs Modal calls on this machine through modal_stubs; "modal" uses Modal's cloud.
 MODAL_BACKEND = env("MODAL_BACKEND", "stub")
 MODAL_APP_NAME = env("MODAL_APP_NAME", "modal-ops-portal")
+# The app the stub behaves as if deployed; a lookup of any other app fails as on Modal.
+MODAL_STUB_DEPLOYED_APP = env("MODAL_STUB_DEPLOYED_APP", MODAL_APP_NAME)
 MODAL_MAX_CONTAINERS = env_int("MODAL_MAX_CONTAINERS", 100)
 MODAL_STUB_CONTAINERS = env_int("MODAL_STUB_CONTAINERS", 2)  # the stub worker's cap on one machine
 MODAL_STUB_RESULT_TTL_SECONDS = env_int("MODAL_STUB_RESULT_TTL_SECONDS", 7 * 24 * 3600)

@@ -24,24 +24,33 @@ def _provider(prefix: str, base_url: str, api_key_env: str, model: str, price_in
     }
 
 
-DEFAULT_PROVIDERS = {
-    "openai": _provider("RESEARCH_OPENAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4o-mini", 0.00015, 0.0006),
-    "perplexity": _provider("RESEARCH_PERPLEXITY", "https://api.perplexity.ai", "PERPLEXITY_API_KEY", "sonar", 0.001, 0.001),
-    "gemini": _provider(
-        "RESEARCH_GEMINI",
-        "https://generativelanguage.googleapis.com/v1beta/openai/",
-        "GEMINI_API_KEY",
-        "gemini-2.0-flash",
-        0.0001,
-        0.0004,
-    ),
-    # Any OpenAI-compatible server (vLLM, Ollama, a gateway): the base URL comes from OPENAI_BASE_URL.
-    "custom": _provider("RESEARCH_CUSTOM", os.environ.get("OPENAI_BASE_URL", ""), "OPENAI_API_KEY", "gpt-4o-mini", 0, 0),
-}
+def default_providers() -> dict[str, dict]:
+    """OpenAI-compatible endpoints of the supported providers, each overridable by environment."""
+    return {
+        "openai": _provider(
+            "RESEARCH_OPENAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4o-mini", 0.00015, 0.0006
+        ),
+        "perplexity": _provider(
+            "RESEARCH_PERPLEXITY", "https://api.perplexity.ai", "PERPLEXITY_API_KEY", "sonar", 0.001, 0.001
+        ),
+        "gemini": _provider(
+            "RESEARCH_GEMINI",
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+            "GEMINI_API_KEY",
+            "gemini-2.0-flash",
+            0.0001,
+            0.0004,
+        ),
+        # Any OpenAI-compatible server (vLLM, Ollama, a gateway): its base URL comes from OPENAI_BASE_URL.
+        "custom": _provider(
+            "RESEARCH_CUSTOM", os.environ.get("OPENAI_BASE_URL", ""), "OPENAI_API_KEY", "gpt-4o-mini", 0, 0
+        ),
+    }
 
 
 def providers() -> dict[str, dict]:
-    return getattr(settings, "RESEARCH_PROVIDERS", DEFAULT_PROVIDERS)
+    """RESEARCH_PROVIDERS: name -> {base_url, api_key_env, model, price_in_per_1k, price_out_per_1k}."""
+    return getattr(settings, "RESEARCH_PROVIDERS", None) or default_providers()
 
 
 def default_provider() -> str:
@@ -66,4 +75,6 @@ def request_timeout() -> float:
 
 
 def credits_per_job() -> int:
-    return int(getattr(settings, "CREDITS_PER_RESEARCH_JOB", os.environ.get("CREDITS_PER_RESEARCH_JOB", 1)))
+    from credits.conf import credits_per_research_job  # CREDITS_PER_RESEARCH_JOB, owned by the credits app
+
+    return credits_per_research_job()

@@ -46,6 +46,9 @@ class ResearchJob(models.Model):
     section_plan = models.JSONField(default=list)
     job = models.OneToOneField("jobs.ComputeJob", on_delete=models.PROTECT, related_name="research")
     failure_reason = models.TextField(blank=True)
+    # Credits: every run (submission, each retry) is charged once; a failed run is refunded once.
+    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
+    credits_held = models.PositiveIntegerField(default=0, help_text="Credits charged for the current run, not refunded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count
 
 from jobs.models import ComputeJob
 from jobs.services import create_job, dispatch_jobs_later
@@ -154,11 +153,6 @@ def prepare_retry(job: ComputeJob) -> None:
     research_job.failure_reason = ""
     research_job.save(update_fields=["failure_reason"])
     _charge(research_job)
-
-
-def section_counts(research_jobs) -> dict[int, int]:
-    rows = ResearchSection.objects.filter(research_job__in=research_jobs).values("research_job").annotate(n=Count("id"))
-    return {row["research_job"]: row["n"] for row in rows}
 
 
 # --- credits ----------------------------------------------------------------

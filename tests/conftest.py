@@ -3,7 +3,12 @@ import os
 
 import pytest
 
-pytest_plugins = []
+# Test-only compute functions and job kinds; worker subprocesses inherit these variables.
+_EXTRA_MODULES = "tests.jobs.kinds,tests.modal_stubs.handlers"
+os.environ["PORTAL_EXTRA_FUNCTION_MODULES"] = _EXTRA_MODULES
+os.environ["PORTAL_EXTRA_JOB_KINDS"] = "tests.jobs.kinds"
+
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.s3", "tests.fixtures.browser"]
 
 
 @pytest.fixture

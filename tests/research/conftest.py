@@ -1,30 +1,56 @@
+"""Research tests talk to FAKE_LLM, a real local OpenAI-protocol server.
+
+It starts, and the environment below is set, when this conftest is imported,
+before any worker subprocess is started: the Celery and Modal-stub workers
+inherit these variables, so the portal's own provider settings ("custom" from
+RESEARCH_CUSTOM_BASE_URL) point at the fake server in every process, and the
+payload names the key's variable, never the key.
+"""
 import os
 
 import pytest
 
 from tests.research.fake_openai import FakeOpenAI
 
-# Set at import, before any worker subprocess is started, so that the Celery and
-# Modal-stub workers inherit it: the payload names this variable, never the key.
+FAKE_LLM = FakeOpenAI().start()
 LLM_KEY_ENV = "RESEARCH_TEST_LLM_KEY"
 LLM_KEY = "sk-test-research-key"
-os.environ[LLM_KEY_ENV] = LLM_KEY
-
 FAST_RETRY = {"attempts": 3, "initial_wait": 0.01, "max_wait": 0.05}
+os.environ.update(
+    {
+        LLM_KEY_ENV: LLM_KEY,
+        "RESEARCH_CUSTOM_BASE_URL": FAKE_LLM.base_url,
+        "RESEARCH_CUSTOM_API_KEY_ENV": LLM_KEY_ENV,
+        "RESEARCH_CUSTOM_MODEL": "fake-model-1",
+        "RESEARCH_CUSTOM_PRICE_IN_PER_1K": "0.5",
+        "RESEARCH_CUSTOM_PRICE_OUT_PER_1K": "1.5",
+        "RESEARCH_RETRY_ATTEMPTS": str(FAST_RETRY["attempts"]),
+        "RESEARCH_RETRY_INITIAL_WAIT": str(FAST_RETRY["initial_wait"]),
+        "RESEARCH_RETRY_MAX_WAIT": str(FAST_RETRY["max_wait"]),
+        "RESEARCH_DEFAULT_PROVIDER": "custom",
+    }
+)
 
+@pytest.fixture
+def template(db):
+    """The shipped building-code template. Transactional tests flush what migrations created,
+    so it is put back by the data migration's own function when missing."""
+    import importlib
 
-@pytest.fixture(scope="session")
-def fake_llm_server():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+    from django.apps import apps
+
+    from research.models import ResearchTemplate
+
+    shipped = importlib.import_module("research.migrations.0002_building_code_template")
+    shipped.create_template(apps, None)
+    return ResearchTemplate.objects.get(name=shipped.TEMPLATE_NAME)
 
 
 @pytest.fixture
-def fake_llm(fake_llm_server):
-    fake_llm_server.reset()
-    yield fake_llm_server
-    fake_llm_server.reset()
+def fake_llm():
+    FAKE_LLM.reset()
+    yield FAKE_LLM
+    FAKE_LLM.reset()
 
 
 def provider_config(fake: FakeOpenAI, **extra) -> dict:

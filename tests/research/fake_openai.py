@@ -77,6 +77,7 @@ class FakeOpenAI:
                     "body": body,
                     "user_prompt": user_prompt,
                     "status": status,
+                    "received_at": time.time(),
                 }
             )
             index = len(self.requests)

@@ -1,0 +1,52 @@
+"""Settings of the datasets app, with their defaults (docs/settings.md lists them)."""
+from django.conf import settings
+
+
+def max_bytes() -> int:
+    return getattr(settings, "DOCUMENT_MAX_BYTES", 50 * 1024 * 1024)
+
+
+def max_pages() -> int:
+    return getattr(settings, "DOCUMENT_MAX_PAGES", 500)
+
+
+def parse_timeout() -> int:
+    # Must stay below the compute function's own 900 s timeout.
+    return getattr(settings, "DOCUMENT_PARSE_TIMEOUT", 600)
+
+
+def chunk_max_tokens() -> int:
+    # MiniLM reads at most 256 word pieces; leave room for the heading that is embedded with a chunk.
+    return getattr(settings, "DOCUMENT_CHUNK_MAX_TOKENS", 200)
+
+
+def chunk_overlap_tokens() -> int:
+    return getattr(settings, "DOCUMENT_CHUNK_OVERLAP_TOKENS", 30)
+
+
+def artifacts_path() -> str | None:
+    return getattr(settings, "DOCLING_ARTIFACTS_PATH", "") or None
+
+
+def search_ef_search() -> int:
+    return getattr(settings, "SEARCH_HNSW_EF_SEARCH", 100)
+
+
+def embedding_options() -> dict:
+    """Embedding options for the core. The OpenAI key is never put in a payload: the compute
+    container reads OPENAI_API_KEY from its own environment (a Modal secret)."""
+    backend = getattr(settings, "EMBEDDING_BACKEND", "local")
+    if backend != "openai":
+        return {"backend": "local"}
+    options = {"backend": "openai", "model": getattr(settings, "OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")}
+    if getattr(settings, "OPENAI_BASE_URL", None):
+        options["base_url"] = settings.OPENAI_BASE_URL
+    return options
+
+
+def query_embedding_options() -> dict:
+    """Same backend for queries, with the key, since the portal itself embeds search queries."""
+    options = embedding_options()
+    if options["backend"] == "openai" and getattr(settings, "OPENAI_API_KEY", ""):
+        options["api_key"] = settings.OPENAI_API_KEY
+    return options

@@ -1,0 +1,289 @@
+"""Writes of the meshing app: uploads, submissions, ingesting results, failures, credits.
+
+Each MeshJob owns two engine jobs: "mesh_preview" (fast surface triangulation)
+and "mesh" (the strategy sweep). Only the full mesh is charged. Ingest and
+failure handlers run inside the engine's transaction with the job row locked;
+they write with update_or_create on the MeshJob so a second call changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import PurePosixPath
+
+from django.db import transaction
+
+from jobs.isolation import BadInput
+from jobs.models import ComputeJob, JobStatus
+from jobs.services import create_job, dispatch_jobs_later
+from meshing import conf
+from meshing.compute import detect_format, normalize_params
+from meshing.models import BatchJob, CadFile, MeshJob, MeshResult
+
+MESH_KIND = "mesh"
+PREVIEW_KIND = "mesh_preview"
+ARTIFACT_KEYS = ("msh", "result", "quality")
+
+
+class MeshInputError(ValueError):
+    """The upload or its parameters cannot be accepted; the message says why, for the user."""
+
+
+# --- submitting ------------------------------------------------------------------------
+
+
+def clean_params(params: dict | None) -> dict:
+    """The user's parameters checked and completed with the portal's defaults and limits."""
+    params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    params.setdefault("time_budget", conf.default_time_budget())
+    params["max_elements"] = min(int(params.get("max_elements") or conf.max_elements()), conf.max_elements())
+    params["preview_max_triangles"] = conf.preview_max_triangles()
+    try:
+        return normalize_params(params)
+    except BadInput as exc:
+        raise MeshInputError(str(exc)) from None
+
+
+def submit_mesh(owner, *, upload, params: dict | None = None) -> MeshJob:
+    """Store one CAD file, charge for it and queue its preview and full mesh."""
+    params = clean_params(params)
+    content = _read_upload(upload)
+    with transaction.atomic():
+        mesh_job = _create_mesh_job(owner, upload.name, content, params, batch=None)
+        _charge(mesh_job)
+        _dispatch_later([mesh_job])
+    return mesh_job
+
+
+def submit_batch(owner, *, uploads, params: dict | None = None, name: str = "") -> BatchJob:
+    """Many files, one parameter set: all are accepted and charged (in one ledger row) or none."""
+    uploads = list(uploads)
+    if not uploads:
+        raise MeshInputError("A batch needs at least one file.")
+    if len(uploads) > conf.max_batch_files():
+        raise MeshInputError(f"A batch holds at most {conf.max_batch_files()} files; this one has {len(uploads)}.")
+    params = clean_params(params)
+    contents = [(upload.name, _read_upload(upload)) for upload in uploads]
+    with transaction.atomic():
+        batch = BatchJob.objects.create(owner=owner, name=(name or "").strip()[:200], params=params)
+        mesh_jobs = [_create_mesh_job(owner, filename, content, params, batch=batch) for filename, content in contents]
+        _charge_batch(batch, mesh_jobs)
+        _dispatch_later(mesh_jobs)
+    return batch
+
+
+def _read_upload(upload) -> bytes:
+    if upload.size > conf.max_upload_bytes():
+        raise MeshInputError(f"{upload.name} is larger than {conf.max_upload_bytes() // (1024 * 1024)} MiB.")
+    content = upload.read()
+    try:
+        detect_format(content)
+    except BadInput as exc:
+        raise MeshInputError(f"{upload.name}: {exc}") from None
+    return content
+
+
+def _create_mesh_job(owner, filename: str, content: bytes, params: dict, batch) -> MeshJob:
+    from django.core.files.base import ContentFile
+
+    safe_name = PurePosixPath(filename.replace("\\", "/")).name or "part"
+    cad_file = CadFile(
+        owner=owner,
+        original_name=safe_name[:255],
+        file_format=detect_format(content),
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+    cad_file.file.save(safe_name, ContentFile(content), save=False)
+    cad_file.save()
+    return MeshJob.objects.create(
+        owner=owner,
+        cad_file=cad_file,
+        batch=batch,
+        params=params,
+        job=create_job(MESH_KIND, owner),
+        preview_job=create_job(PREVIEW_KIND, owner),
+    )
+
+
+def _dispatch_later(mesh_jobs) -> None:
+    # Previews first: they are what the user looks at while the sweep runs.
+    dispatch_jobs_later([m.preview_job_id for m in mesh_jobs] + [m.job_id for m in mesh_jobs])
+
+
+# --- payloads -------------------------------------------------------------------------
+
+
+def artifact_names(mesh_job: MeshJob) -> dict[str, str]:
+    stem = PurePosixPath(mesh_job.cad_file.original_name).stem or "part"
+    prefix = f"meshing/results/{mesh_job.job_id}"
+    return {
+        "msh": f"{prefix}/{stem}.msh",
+        "result": f"{prefix}/{stem}_result.json",
+        "quality": f"{prefix}/{stem}.quality.json",
+        "preview": f"meshing/previews/{mesh_job.preview_job_id}/{stem}.preview.json",
+    }
+
+
+def build_mesh_payload(job: ComputeJob) -> dict:
+    from jobs.artifacts import download_url, upload_url
+
+    mesh_job = MeshJob.objects.select_related("cad_file").get(job=job)
+    names = artifact_names(mesh_job)
+    return {
+        "source_url": download_url(mesh_job.cad_file.file.name),
+        "filename": mesh_job.cad_file.original_name,
+        "params": mesh_job.params,
+        "upload_urls": {key: upload_url(names[key]) for key in ARTIFACT_KEYS},
+    }
+
+
+def build_preview_payload(job: ComputeJob) -> dict:
+    from jobs.artifacts import download_url, upload_url
+
+    mesh_job = MeshJob.objects.select_related("cad_file").get(preview_job=job)
+    return {
+        "source_url": download_url(mesh_job.cad_file.file.name),
+        "filename": mesh_job.cad_file.original_name,
+        "params": {"preview_max_triangles": mesh_job.params.get("preview_max_triangles", conf.preview_max_triangles())},
+        "upload_urls": {"preview": upload_url(artifact_names(mesh_job)["preview"])},
+    }
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def ingest_mesh(job: ComputeJob, output: dict) -> None:
+    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    missing = [key for key in ARTIFACT_KEYS if key not in output.get("uploaded", [])]
+    if missing:
+        raise ValueError(f"The mesh function did not upload {', '.join(missing)}")
+    names = artifact_names(mesh_job)
+    MeshResult.objects.update_or_create(
+        mesh_job=mesh_job,
+        defaults={
+            **_attempt_fields(job, JobStatus.SUCCEEDED),
+            "strategy": output["strategy"],
+            "score": output["score"],
+            "element_count": output["elements"],
+            "node_count": output["nodes"],
+            "min_sicn": output["min_sicn"]["min"],
+            "mean_gamma": output["gamma"]["mean"],
+            "inverted_elements": output["inverted"],
+            "strategies": output["strategies"],
+            "summary": output,
+            "error_message": "",
+            "msh_file": names["msh"],
+            "result_file": names["result"],
+            "quality_file": names["quality"],
+        },
+    )
+    if mesh_job.failure_reason:
+        mesh_job.failure_reason = ""
+        mesh_job.save(update_fields=["failure_reason"])
+
+
+def ingest_preview(job: ComputeJob, output: dict) -> None:
+    mesh_job = MeshJob.objects.select_for_update().get(preview_job=job)
+    if not output.get("uploaded"):
+        raise ValueError("The preview function did not upload the preview")
+    mesh_job.preview_file = artifact_names(mesh_job)["preview"]
+    mesh_job.preview_figures = {k: v for k, v in output.items() if k != "uploaded"}
+    mesh_job.save(update_fields=["preview_file", "preview_figures"])
+
+
+def record_mesh_failure(job: ComputeJob) -> None:
+    """The full mesh ended failed or cancelled: keep the reason on the result and refund."""
+    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    mesh_job.failure_reason = job.error_message or job.error_type or "failed"
+    mesh_job.save(update_fields=["failure_reason"])
+    MeshResult.objects.update_or_create(
+        mesh_job=mesh_job, defaults={**_attempt_fields(job, job.status), "error_message": mesh_job.failure_reason}
+    )
+    _refund(mesh_job)
+
+
+def record_preview_failure(job: ComputeJob) -> None:
+    mesh_job = MeshJob.objects.select_for_update().get(preview_job=job)
+    mesh_job.preview_figures = {"error": job.error_message or job.error_type or "failed"}
+    mesh_job.save(update_fields=["preview_figures"])
+
+
+def prepare_mesh_retry(job: ComputeJob) -> None:
+    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    mesh_job.failure_reason = ""
+    mesh_job.save(update_fields=["failure_reason"])
+    _charge(mesh_job)
+
+
+def _attempt_fields(job: ComputeJob, status: str) -> dict:
+    """Call id and times from the job's current attempt (seed 002's MeshResult columns)."""
+    attempt = job.attempts.filter(number=job.attempt_count).first()
+    if attempt is None:  # cancelled before it was ever dispatched
+        return {"status": status, "processor": "", "modal_call_id": "", "started_at": None, "finished_at": job.finished_at}
+    return {
+        "status": status,
+        "processor": attempt.processor,
+        "modal_call_id": attempt.call_id,
+        "started_at": attempt.started_at or attempt.submitted_at,
+        "finished_at": attempt.finished_at or job.finished_at,
+    }
+
+
+# --- credits ------------------------------------------------------------------------------
+# Each run of a full mesh is charged once (at upload, and again at each retry) and
+# refunded once when that run ends failed or cancelled. Keys number the runs, so the
+# ledger's idempotency makes a repeated call harmless. A batch is charged in one row.
+
+
+def _charge(mesh_job: MeshJob) -> None:
+    from credits.services import deduct, price_for
+
+    amount = price_for(MESH_KIND)
+    if amount <= 0:
+        return
+    mesh_job.credit_charges += 1
+    deduct(
+        mesh_job.owner,
+        amount,
+        key=f"mesh-job:{mesh_job.job_id}:charge:{mesh_job.credit_charges}",
+        description=f"Mesh: {mesh_job.cad_file.original_name}"[:500],
+        reference=str(mesh_job.job_id),
+        what="This mesh",
+    )
+    mesh_job.credits_held = amount
+    mesh_job.save(update_fields=["credit_charges", "credits_held"])
+
+
+def _charge_batch(batch: BatchJob, mesh_jobs: list[MeshJob]) -> None:
+    from credits.services import deduct, price_for
+
+    unit = price_for(MESH_KIND)
+    if unit <= 0:
+        return
+    deduct(
+        batch.owner,
+        unit * len(mesh_jobs),
+        key=f"mesh-batch:{batch.pk}:charge",
+        description=f"Mesh batch {batch}: {len(mesh_jobs)} files"[:500],
+        reference=f"batch:{batch.pk}",
+        what=f"This batch of {len(mesh_jobs)} meshes",
+    )
+    for mesh_job in mesh_jobs:
+        mesh_job.credit_charges, mesh_job.credits_held = 1, unit
+    MeshJob.objects.bulk_update(mesh_jobs, ["credit_charges", "credits_held"])
+
+
+def _refund(mesh_job: MeshJob) -> None:
+    from credits.services import refund
+
+    if mesh_job.credits_held <= 0:
+        return
+    refund(
+        mesh_job.owner,
+        mesh_job.credits_held,
+        key=f"mesh-job:{mesh_job.job_id}:refund:{mesh_job.credit_charges}",
+        description=f"Refund: mesh of {mesh_job.cad_file.original_name}: {mesh_job.failure_reason}"[:500],
+        reference=str(mesh_job.job_id),
+    )
+    mesh_job.credits_held = 0
+    mesh_job.save(update_fields=["credits_held"])

@@ -1,0 +1,73 @@
+"""The HMAC-signed callback endpoint for progress, log lines and events."""
+import json
+import time
+
+import pytest
+
+from jobs.callbacks import callback_key
+from jobs.models import JobAttempt, JobLogLine, JobStatus, Processor
+from jobs.reporting import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from jobs.services import create_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def attempt(user):
+    job = create_job("echo", user)
+    job.status, job.attempt_count, job.processor = JobStatus.DISPATCHED, 1, Processor.MODAL
+    job.save()
+    return JobAttempt.objects.create(job=job, number=1, processor=Processor.MODAL, function_name="test_echo",
+                                     status=JobStatus.DISPATCHED, call_id="fc-x")
+
+
+def post_event(client, attempt_id, event_type, data, *, key=None, timestamp=None):
+    body = json.dumps({"type": event_type, "data": data}).encode()
+    timestamp = timestamp or str(int(time.time()))
+    signature = sign(key or callback_key(attempt_id), timestamp, body)
+    return client.post(f"/jobs/callback/{attempt_id}/", data=body, content_type="application/json",
+                       headers={SIGNATURE_HEADER: signature, TIMESTAMP_HEADER: timestamp})
+
+
+def test_progress_marks_the_job_running(client, attempt):
+    response = post_event(client, attempt.pk, "progress", {"done": 2, "total": 4, "label": "parsing"})
+
+    assert response.status_code == 200
+    job = attempt.job
+    job.refresh_from_db()
+    assert (job.status, job.progress_done, job.progress_total, job.progress_label) == ("running", 2, 4, "parsing")
+    assert job.started_at is not None
+    assert job.progress_text == "2/4 parsing"
+
+
+def test_log_lines_are_kept(client, attempt):
+    post_event(client, attempt.pk, "log", {"message": "Meshing 3D with HXT", "level": "info"})
+    assert list(JobLogLine.objects.filter(attempt=attempt).values_list("message", flat=True)) == ["Meshing 3D with HXT"]
+
+
+def test_finished_flags_the_attempt_for_the_next_poll(client, attempt):
+    post_event(client, attempt.pk, "finished", {"seconds": 1.5})
+    attempt.refresh_from_db()
+    assert attempt.result_ready is True
+
+
+def test_a_key_for_another_attempt_is_refused(client, attempt):
+    response = post_event(client, attempt.pk, "progress", {"done": 1, "total": 2}, key=callback_key(attempt.pk + 1))
+    assert response.status_code == 403
+    attempt.job.refresh_from_db()
+    assert attempt.job.status == JobStatus.DISPATCHED
+
+
+def test_an_old_signature_is_refused(client, attempt):
+    response = post_event(client, attempt.pk, "log", {"message": "x"}, timestamp=str(int(time.time()) - 10 * 24 * 3600))
+    assert response.status_code == 403
+    assert not JobLogLine.objects.exists()
+
+
+def test_progress_for_a_finished_job_changes_nothing(client, attempt):
+    job = attempt.job
+    job.status = JobStatus.SUCCEEDED
+    job.save()
+    post_event(client, attempt.pk, "progress", {"done": 1, "total": 9})
+    job.refresh_from_db()
+    assert (job.status, job.progress_total) == ("succeeded", 0)
