@@ -4,7 +4,7 @@ from typing import Optional
 from uuid import UUID
 
 from django.http import Http404
-from ninja import File, Query, Router, Schema
+from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from datasets import selectors, services
@@ -133,7 +133,7 @@ def list_datasets(request):
 @router.post("/", response={201: DatasetOut})
 def create_dataset(request, payload: DatasetIn):
     dataset = services.create_dataset(request.auth, payload.name, payload.description)
-    return 201, selectors.dataset_with_counts(request.auth, dataset.pk)
+    return Status(201, selectors.dataset_with_counts(request.auth, dataset.pk))
 
 
 @router.get("/{int:dataset_id}", response=DatasetOut)
@@ -154,7 +154,7 @@ def upload_documents(request, dataset_id: int, files: File[list[UploadedFile]]):
     result = services.upload_documents(request.auth, dataset, [(f.name, f) for f in files])
     accepted = list(selectors.documents_for(request.auth, dataset_id).filter(pk__in=[d.pk for d in result.accepted]))
     rejected = [{"filename": name, "reason": reason} for name, reason in result.rejected]
-    return 201, {"accepted": accepted, "rejected": rejected}
+    return Status(201, {"accepted": accepted, "rejected": rejected})
 
 
 @router.get("/documents/{int:document_id}", response=DocumentOut)

@@ -7,7 +7,7 @@ result and what to do when a job fails (for example refund credits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 if TYPE_CHECKING:
     from jobs.models import ComputeJob
@@ -21,7 +21,9 @@ def _nothing(*args, **kwargs) -> None:
 class JobKind:
     name: str
     label: str
-    function: str  # the name of a declared compute function (portal.compute_functions)
+    # The name of a declared compute function (portal.compute_functions), or a callable that
+    # picks one per job: e.g. a larger-memory variant for large files.
+    function: Union[str, Callable[["ComputeJob"], str]]
     # JSON-able inputs of the handler. The engine adds callback_url, callback_key and attempt_id.
     build_payload: Callable[["ComputeJob"], dict]
     # Stores a successful result. Runs once per job success, in the engine's transaction,
@@ -36,6 +38,9 @@ class JobKind:
     # Seconds after dispatch after which a call that never finished is failed; None: the
     # function's timeout x (retries + 1) plus a margin.
     deadline_seconds: Optional[int] = None
+
+    def function_for(self, job: "ComputeJob") -> str:
+        return self.function(job) if callable(self.function) else self.function
 
 
 _kinds: dict[str, JobKind] = {}

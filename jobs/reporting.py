@@ -45,10 +45,30 @@ class Reporter:
         """A workload-specific event (for example a finished research section)."""
         self.send(name, data)
 
+    def acquire(self, bucket: str, tokens: int = 1, max_wait: float = 600.0) -> float:
+        """Wait until the portal's shared rate limit for `bucket` allows `tokens` requests.
+
+        Returns the seconds waited. Without a portal to ask (a core run directly), or
+        when the portal cannot be reached, it does not wait: the provider's own 429s
+        and the caller's backoff still apply.
+        """
+        waited = 0.0
+        while waited < max_wait:
+            answer = self._post({"type": "ratelimit", "data": {"bucket": bucket, "tokens": tokens}})
+            wait = float((answer or {}).get("wait", 0))
+            if wait <= 0:
+                break
+            time.sleep(min(wait, max_wait - waited))
+            waited += wait
+        return waited
+
     def send(self, event_type: str, data: dict) -> bool:
+        return self._post({"type": event_type, "data": data}) is not None
+
+    def _post(self, event: dict) -> dict | None:
         if not (self.callback_url and self.callback_key):
-            return False
-        body = json.dumps({"type": event_type, "data": data}).encode()
+            return None
+        body = json.dumps(event).encode()
         timestamp = str(int(time.time()))
         request = urllib.request.Request(
             self.callback_url,
@@ -62,10 +82,10 @@ class Reporter:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return 200 <= response.status < 300
+                return json.loads(response.read() or b"{}")
         except Exception as exc:  # noqa: BLE001 - reporting is best effort
-            logger.warning("callback %s failed: %s", event_type, exc)
-            return False
+            logger.warning("callback %s failed: %s", event["type"], exc)
+            return None
 
 
 def reporter_from_payload(payload: dict) -> Reporter:

@@ -108,7 +108,7 @@ def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
                 policies[job.kind] = policy_for(job.kind)
                 budget_exhausted[job.kind] = over_budget(policies[job.kind])
             kind = get_kind(job.kind)
-            function = get_function(kind.function)
+            function = get_function(kind.function_for(job))
             job.processor = choose_processor(job, policies[job.kind], budget_exhausted[job.kind])
             job.status = JobStatus.DISPATCHED
             job.attempt_count += 1

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from jobs import ratelimit
 from jobs.artifacts import read_token
 from jobs.callbacks import is_valid_signature
 from jobs.models import JobAttempt
@@ -31,6 +32,8 @@ def callback(request, attempt_id: int):
     except (ValueError, KeyError, TypeError):
         return HttpResponseBadRequest("Expected JSON {type, data}")
     attempt = get_object_or_404(JobAttempt, pk=attempt_id)
+    if event_type == "ratelimit":
+        return JsonResponse({"wait": ratelimit.acquire(str(data.get("bucket", "")), int(data.get("tokens", 1)))})
     record_event(attempt, event_type, data)
     return JsonResponse({"ok": True})
 

@@ -29,12 +29,28 @@ class ClaimedCall:
     attempt: int  # 1 for the first run
 
 
+# The spawn hot path in raw SQL: one statement, one round trip (21,000 spawns must take well under
+# a minute). Columns left out take their database defaults (created_at, available_at: now()).
+_INSERT_CALL = (
+    f"INSERT INTO {_TABLE} (object_id, app_name, function_name, payload, status, attempts, "
+    f"error_type, error_class, error_message, traceback, worker) "
+    f"SELECT %s, %s, %s, %s::jsonb, '{Status.QUEUED}', 0, '', '', '', '', ''"
+)
+# A spawn on its own would wait for its commit to reach the disk (~2 ms here, most of its cost).
+# Like Modal's queue, this stand-in accepts losing the last moment of spawns if the database
+# server itself crashes (the job poller then sees them as expired), never a committed job row.
+# set_config(..., true) lasts only for this statement's own transaction.
+_RELAXED_COMMIT = " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL"
+
+
 def spawn_call(app_name: str, function_name: str, args: tuple, kwargs: dict) -> str:
     """Queue a call: one INSERT. The input must be JSON-able (the stub stores it as JSON)."""
     object_id = new_call_id()
-    StubCall.objects.create(
-        object_id=object_id, app_name=app_name, function_name=function_name, payload={"args": list(args), "kwargs": kwargs}
-    )
+    payload = json.dumps({"args": list(args), "kwargs": kwargs})
+    # Inside a caller's transaction, that transaction decides how it commits.
+    sql = _INSERT_CALL if connection.in_atomic_block else _INSERT_CALL + _RELAXED_COMMIT
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [object_id, app_name, function_name, payload])
     return object_id
 
 

@@ -199,7 +199,9 @@ JOB_CALLBACK_MAX_AGE_SECONDS = env_int("JOB_CALLBACK_MAX_AGE_SECONDS", 24 * 3600
 JOB_POLL_BATCH_SIZE = env_int("JOB_POLL_BATCH_SIZE", 500)
 JOB_DISPATCH_BATCH_SIZE = env_int("JOB_DISPATCH_BATCH_SIZE", 500)
 JOB_DEFAULT_DEADLINE_SECONDS = env_int("JOB_DEFAULT_DEADLINE_SECONDS", 3600)
-JOB_POLL_CONCURRENCY = env_int("JOB_POLL_CONCURRENCY", 16)  # parallel get() calls against real Modal
+# get() calls in flight at once per poller tick: Modal's round trips overlap well; the
+# stub's are local database reads that gain nothing from threads.
+JOB_POLL_CONCURRENCY = env_int("JOB_POLL_CONCURRENCY", 16 if MODAL_BACKEND == "modal" else 1)
 ARTIFACT_URL_MAX_AGE_SECONDS = env_int("ARTIFACT_URL_MAX_AGE_SECONDS", 24 * 3600)
 ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 100 * 1024 * 1024)  # checkpoint size cap (seed 004)
 # Price table for estimated cost, in USD per second of compute (Modal's published per-second rates).
@@ -224,6 +226,8 @@ OPENAI_API_KEY = env("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", "") or None
 OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
 OPENAI_REQUESTS_PER_MINUTE = env_int("OPENAI_REQUESTS_PER_MINUTE", 3000)
+# Requests per minute shared by all workers (jobs.ratelimit), per provider bucket.
+RATE_LIMITS_PER_MINUTE = {"openai": OPENAI_REQUESTS_PER_MINUTE}
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,8 @@ import pytest
 _EXTRA_MODULES = "tests.jobs.kinds,tests.modal_stubs.handlers"
 os.environ["PORTAL_EXTRA_FUNCTION_MODULES"] = _EXTRA_MODULES
 os.environ["PORTAL_EXTRA_JOB_KINDS"] = "tests.jobs.kinds"
+# pytest-django may have set Django up before this file ran; register the test kinds here too.
+import tests.jobs.kinds  # noqa: E402,F401
 
 pytest_plugins = ["tests.fixtures.services", "tests.fixtures.s3", "tests.fixtures.browser"]
 

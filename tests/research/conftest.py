@@ -31,6 +31,7 @@ os.environ.update(
     }
 )
 
+
 @pytest.fixture
 def template(db):
     """The shipped building-code template. Transactional tests flush what migrations created,
