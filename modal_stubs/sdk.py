@@ -128,9 +128,13 @@ def rebuild_exception(error_class: str, message: str, error_type: str) -> BaseEx
     imported on the say-so of a stored string); anything else becomes a CoreError
     carrying the original error_type.
     """
-    from jobs.isolation import CoreError
+    from jobs.isolation import BadInput, CoreCrashed, CoreError, CoreTimeout
 
     cls = _TERMINAL_EXCEPTIONS.get(error_class) or _loaded_class(error_class)
+    if cls is CoreError:
+        # jobs.isolation hands a core's failure over as CoreError(message, error_type): its
+        # error_type still names the subclass it came from.
+        cls = {k.error_type: k for k in (BadInput, CoreCrashed, CoreTimeout)}.get(error_type, CoreError)
     try:
         if isinstance(cls, type) and issubclass(cls, CoreError):
             return cls(message, error_type=error_type or None)

@@ -14,16 +14,18 @@ from portal.compute_functions import ComputeFunction
 
 
 def echo(**payload):
-    return {"echo": payload, "pid": os.getpid()}
+    # jobs.runtime runs each call in a child forked from the container: the parent is the container.
+    return {"echo": payload, "pid": os.getpid(), "container_pid": os.getppid()}
 
 
 def sleep_and_record(*, seconds: float, record_dir: str, tag: str = "", **_):
     """Sleeps, leaving a start/end record so the test can see how many ran at once."""
     started = time.time()
     marker = Path(record_dir) / f"{tag or os.getpid()}-{started:.6f}.json"
-    marker.write_text(json.dumps({"pid": os.getpid(), "start": started}))
+    record = {"pid": os.getpid(), "container_pid": os.getppid(), "start": started}
+    marker.write_text(json.dumps(record))
     time.sleep(seconds)
-    marker.write_text(json.dumps({"pid": os.getpid(), "start": started, "end": time.time()}))
+    marker.write_text(json.dumps({**record, "end": time.time()}))
     return {"slept": seconds}
 
 
@@ -44,9 +46,20 @@ def reject(*, counter_path: str, **_):
 
 
 def crash(*, how: str = "exit", **_):
+    """Dies in the ways cores die: exit, segfault, or taking its whole container down."""
     if how == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
+    if how == "container":
+        os.kill(os.getppid(), signal.SIGKILL)  # the container process itself (e.g. the OOM killer)
+        time.sleep(5)
     os._exit(3)
+
+
+def freeze_container(*, record_dir: str, **_):
+    """Stops the container process itself, so only the worker's own timeout can end the call."""
+    Path(record_dir, "frozen.json").write_text(json.dumps({"pid": os.getpid(), "container_pid": os.getppid()}))
+    os.kill(os.getppid(), signal.SIGSTOP)
+    time.sleep(60)
 
 
 def not_json(**_):
@@ -60,5 +73,6 @@ FUNCTIONS = [
     ComputeFunction(name="stub-flaky", handler="tests.modal_stubs.handlers:fail_until", timeout=30, retries=2),
     ComputeFunction(name="stub-reject", handler="tests.modal_stubs.handlers:reject", timeout=30, retries=3),
     ComputeFunction(name="stub-crash", handler="tests.modal_stubs.handlers:crash", timeout=30),
+    ComputeFunction(name="stub-freeze", handler="tests.modal_stubs.handlers:freeze_container", timeout=2),
     ComputeFunction(name="stub-not-json", handler="tests.modal_stubs.handlers:not_json", timeout=30),
 ]

@@ -6,7 +6,7 @@ import time
 import modal.exception
 import pytest
 
-from jobs.isolation import BadInput, CoreCrashed
+from jobs.isolation import BadInput, CoreCrashed, CoreError, CoreTimeout
 from modal_stubs import services
 from modal_stubs.models import StubCall
 from tests.fixtures.services import wait_until
@@ -40,24 +40,37 @@ def test_spawned_call_runs_in_a_warm_container_and_get_returns_its_envelope(stub
     assert envelope["output"]["echo"] == {"text": "héllo", "n": 1}
     assert envelope["compute_seconds"] >= 0
     second = result_of(stub_app.function("stub-echo").spawn(n=2))
-    assert second["output"]["pid"] == envelope["output"]["pid"]  # the same warm container ran both
+    assert second["output"]["container_pid"] == envelope["output"]["container_pid"]  # one warm container ran both
     done = row(first)
     assert (done.status, done.attempts, done.app_name) == ("succeeded", 1, stub_app.name)
     assert done.started_at <= done.finished_at < done.expires_at
     assert f"call {first.object_id} (stub-echo) succeeded" in stub_app.worker.log_text()
 
 
-def test_call_past_its_timeout_is_killed_and_fails_with_function_timeout(stub_app, tmp_path):
+def test_call_past_its_timeout_fails_with_error_type_timeout(stub_app, tmp_path):
     call = stub_app.function("stub-slow").spawn(seconds=30, record_dir=str(tmp_path))  # declared timeout: 2 s
     started = time.monotonic()
-    with pytest.raises(modal.exception.FunctionTimeoutError) as caught:
+    # The core's own isolation (CoreTimeout) and the worker (FunctionTimeoutError, as Modal raises)
+    # both enforce the declared timeout; whichever comes first, it is a timeout.
+    with pytest.raises((modal.exception.FunctionTimeoutError, CoreTimeout)) as caught:
         result_of(call)
     assert 2 <= time.monotonic() - started < 10
     assert caught.value.error_type == "timeout"
     [record] = records(tmp_path)
     assert "end" not in record  # it never finished its sleep
-    wait_until(lambda: not pid_alive(record["pid"]), timeout=5)  # the container was killed
+    wait_until(lambda: not pid_alive(record["pid"]), timeout=5)
     assert row(call).status == "failed"
+
+
+def test_a_container_hung_past_the_timeout_is_killed(stub_app, tmp_path):
+    call = stub_app.function("stub-freeze").spawn(record_dir=str(tmp_path))  # stops its own container
+    with pytest.raises(modal.exception.FunctionTimeoutError) as caught:
+        result_of(call)
+    assert caught.value.error_type == "timeout"
+    assert "time limit of 2 s" in str(caught.value)
+    record = json.loads((tmp_path / "frozen.json").read_text())
+    wait_until(lambda: not pid_alive(record["container_pid"]) and not pid_alive(record["pid"]), timeout=5)
+    assert result_of(stub_app.function("stub-echo").spawn(after="freeze"))["output"]["echo"] == {"after": "freeze"}
 
 
 def test_failures_are_retried_up_to_the_declared_retries(stub_app, tmp_path):
@@ -68,12 +81,12 @@ def test_failures_are_retried_up_to_the_declared_retries(stub_app, tmp_path):
 
     counter.unlink()
     doomed = stub_app.function("stub-flaky").spawn(counter_path=str(counter), failures=5)
-    with pytest.raises(RuntimeError) as caught:  # the handler's own exception class, as Modal re-raises it
+    with pytest.raises(CoreError) as caught:  # the core's error as jobs.isolation hands it over
         result_of(doomed)
     assert caught.value.error_type == "RuntimeError"
     assert str(caught.value) == "transient failure 3"
     assert (row(doomed).attempts, counter.read_text()) == (3, "3")
-    assert "RuntimeError: transient failure 3" in row(doomed).traceback
+    assert "transient failure 3" in row(doomed).traceback
 
 
 def test_bad_input_is_not_retried(stub_app, tmp_path):
@@ -86,13 +99,16 @@ def test_bad_input_is_not_retried(stub_app, tmp_path):
     assert (row(call).attempts, counter.read_text()) == (1, "1")
 
 
-@pytest.mark.parametrize("how", ["exit", "segv"])
-def test_a_container_that_dies_fails_its_call_and_the_worker_carries_on(stub_app, how):
+@pytest.mark.parametrize(
+    "how,expected",
+    [("exit", "exited with code 3"), ("segv", "SIGSEGV"), ("container", "container running the call died (killed by SIGKILL)")],
+)
+def test_a_crash_fails_its_call_and_the_worker_carries_on(stub_app, how, expected):
     call = stub_app.function("stub-crash").spawn(how=how)
     with pytest.raises(CoreCrashed) as caught:
         result_of(call)
     assert caught.value.error_type == "crashed"
-    assert ("SIGSEGV" if how == "segv" else "exit code 3") in str(caught.value)
+    assert expected in str(caught.value)
     assert stub_app.worker.alive()
     assert result_of(stub_app.function("stub-echo").spawn(after="crash"))["output"]["echo"] == {"after": "crash"}
 

@@ -35,7 +35,7 @@ def test_load_demo_needs_an_existing_user():
 
 
 @pytest.mark.e2e
-def test_demo_documents_are_processed_by_the_running_workers(celery_worker, stub_worker, user):
+def test_demo_documents_are_processed_by_the_running_workers(celery_worker, celery_beat, stub_worker, user):
     call_command("load_demo", user=user.username)
 
     documents = Document.objects.filter(dataset__owner=user, dataset__name=DEMO_DATASET).select_related("job")
