@@ -3,6 +3,8 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from credits import services
 from credits.forms import CreditMovementForm
@@ -53,7 +55,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
     list_display = ["user", "balance", "updated_at"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "balance", "created_at", "updated_at"]
+    readonly_fields = ["user", "balance", "full_ledger", "created_at", "updated_at"]
     inlines = [RecentTransactionInline]
     actions = ["refund_credits", "grant_credits"]
 
@@ -66,6 +68,11 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Ledger")
+    def full_ledger(self, account):
+        url = reverse("admin:credits_credittransaction_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">All transactions of this account</a>', url)
 
     def has_issue_refund_permission(self, request):
         return request.user.has_perm("credits.issue_refund")
@@ -147,7 +154,7 @@ def _admin_grant(account, data, actor):
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "account", "kind", "amount", "balance_after", "reference", "idempotency_key",
+    list_display = ["created_at", "user", "kind", "amount", "balance_after", "reference", "idempotency_key",
                     "created_by"]
     list_filter = ["kind", "created_at"]
     date_hierarchy = "created_at"
@@ -156,6 +163,10 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     readonly_fields = ["account", *LEDGER_FIELDS]
     fields = readonly_fields
     show_full_result_count = False  # the ledger grows large; skip the extra COUNT(*)
+
+    @admin.display(ordering="account__user__username")
+    def user(self, row):
+        return row.account.user
 
     def has_add_permission(self, request):
         return False

@@ -519,6 +519,9 @@ def process_document(
 
     data = download(source_url)
     seconds["download"] = _since(started)
+    # Import Docling and build the converter here, once per warm container: the forked children
+    # that parse then start with it in memory instead of importing it on every document.
+    _converter(params["artifacts_path"])
 
     mark = time.monotonic()
     fmt = run_isolated(

@@ -1,5 +1,12 @@
 """Settings of the datasets app, with their defaults (docs/settings.md lists them)."""
+import os
+
 from django.conf import settings
+
+
+def _int(name: str, default: int) -> int:
+    """A Django setting if set, else the environment variable of the same name, else the default."""
+    return int(getattr(settings, name, os.environ.get(name, default)))
 
 
 def max_bytes() -> int:
@@ -12,16 +19,16 @@ def max_pages() -> int:
 
 def parse_timeout() -> int:
     # Must stay below the compute function's own 900 s timeout.
-    return getattr(settings, "DOCUMENT_PARSE_TIMEOUT", 600)
+    return _int("DOCUMENT_PARSE_TIMEOUT", 600)
 
 
 def chunk_max_tokens() -> int:
     # MiniLM reads at most 256 word pieces; leave room for the heading that is embedded with a chunk.
-    return getattr(settings, "DOCUMENT_CHUNK_MAX_TOKENS", 200)
+    return _int("DOCUMENT_CHUNK_MAX_TOKENS", 200)
 
 
 def chunk_overlap_tokens() -> int:
-    return getattr(settings, "DOCUMENT_CHUNK_OVERLAP_TOKENS", 30)
+    return _int("DOCUMENT_CHUNK_OVERLAP_TOKENS", 30)
 
 
 def artifacts_path() -> str | None:
@@ -29,7 +36,7 @@ def artifacts_path() -> str | None:
 
 
 def search_ef_search() -> int:
-    return getattr(settings, "SEARCH_HNSW_EF_SEARCH", 100)
+    return _int("SEARCH_HNSW_EF_SEARCH", 100)
 
 
 def embedding_options() -> dict:

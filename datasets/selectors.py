@@ -96,10 +96,13 @@ def nearest_chunks(owner, vector, *, dataset_ids=None, limit: int = 10) -> list[
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # A larger candidate list than the default 40: the owner/dataset filter is applied after
-            # the index scan; iterative scans keep going until enough rows pass the filter.
-            cursor.execute("SET LOCAL hnsw.ef_search = %s" % max(conf.search_ef_search(), limit))
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            # The owner/dataset filter applies after the index scan: an iterative scan keeps going
+            # until enough rows pass it; ef_search sets the candidate list (recall vs speed).
+            # One round trip for both, local to this transaction.
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                [str(max(conf.search_ef_search(), limit))],
+            )
         rows = list(rows)
     rows.sort(key=lambda row: row["distance"])  # relaxed order: restore exact order of the few returned
     return [

@@ -50,6 +50,7 @@ def submit_mesh(owner, *, upload, params: dict | None = None) -> MeshJob:
     with transaction.atomic():
         mesh_job = _create_mesh_job(owner, upload.name, content, params, batch=None)
         _charge(mesh_job)
+        mesh_job.save(update_fields=["credit_charges", "credits_held"])
         _dispatch_later([mesh_job])
     return mesh_job
 
@@ -152,8 +153,19 @@ def build_preview_payload(job: ComputeJob) -> dict:
 # --- results ----------------------------------------------------------------------------
 
 
+def _lock_mesh_job(**lookup) -> MeshJob:
+    """FOR NO KEY UPDATE: it does not block the foreign-key checks of rows pointing here.
+
+    The hooks below update the MeshJob row at most once per transaction: a second UPDATE of
+    a row this transaction already updated makes PostgreSQL re-check its foreign keys, which
+    share-locks both ComputeJob rows, and the engine holds the sibling job's row locked while
+    it completes that job (a deadlock between the preview and the full mesh finishing).
+    """
+    return MeshJob.objects.select_for_update(no_key=True).get(**lookup)
+
+
 def ingest_mesh(job: ComputeJob, output: dict) -> None:
-    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    mesh_job = _lock_mesh_job(job=job)
     missing = [key for key in ARTIFACT_KEYS if key not in output.get("uploaded", [])]
     if missing:
         raise ValueError(f"The mesh function did not upload {', '.join(missing)}")
@@ -183,7 +195,7 @@ def ingest_mesh(job: ComputeJob, output: dict) -> None:
 
 
 def ingest_preview(job: ComputeJob, output: dict) -> None:
-    mesh_job = MeshJob.objects.select_for_update().get(preview_job=job)
+    mesh_job = _lock_mesh_job(preview_job=job)
     if not output.get("uploaded"):
         raise ValueError("The preview function did not upload the preview")
     mesh_job.preview_file = artifact_names(mesh_job)["preview"]
@@ -193,26 +205,26 @@ def ingest_preview(job: ComputeJob, output: dict) -> None:
 
 def record_mesh_failure(job: ComputeJob) -> None:
     """The full mesh ended failed or cancelled: keep the reason on the result and refund."""
-    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    mesh_job = _lock_mesh_job(job=job)
     mesh_job.failure_reason = job.error_message or job.error_type or "failed"
-    mesh_job.save(update_fields=["failure_reason"])
+    _refund(mesh_job)
+    mesh_job.save(update_fields=["failure_reason", "credits_held"])
     MeshResult.objects.update_or_create(
         mesh_job=mesh_job, defaults={**_attempt_fields(job, job.status), "error_message": mesh_job.failure_reason}
     )
-    _refund(mesh_job)
 
 
 def record_preview_failure(job: ComputeJob) -> None:
-    mesh_job = MeshJob.objects.select_for_update().get(preview_job=job)
+    mesh_job = _lock_mesh_job(preview_job=job)
     mesh_job.preview_figures = {"error": job.error_message or job.error_type or "failed"}
     mesh_job.save(update_fields=["preview_figures"])
 
 
 def prepare_mesh_retry(job: ComputeJob) -> None:
-    mesh_job = MeshJob.objects.select_for_update().get(job=job)
+    mesh_job = _lock_mesh_job(job=job)
     mesh_job.failure_reason = ""
-    mesh_job.save(update_fields=["failure_reason"])
     _charge(mesh_job)
+    mesh_job.save(update_fields=["failure_reason", "credit_charges", "credits_held"])
 
 
 def _attempt_fields(job: ComputeJob, status: str) -> dict:
@@ -250,8 +262,7 @@ def _charge(mesh_job: MeshJob) -> None:
         reference=str(mesh_job.job_id),
         what="This mesh",
     )
-    mesh_job.credits_held = amount
-    mesh_job.save(update_fields=["credit_charges", "credits_held"])
+    mesh_job.credits_held = amount  # the caller saves
 
 
 def _charge_batch(batch: BatchJob, mesh_jobs: list[MeshJob]) -> None:
@@ -285,5 +296,4 @@ def _refund(mesh_job: MeshJob) -> None:
         description=f"Refund: mesh of {mesh_job.cad_file.original_name}: {mesh_job.failure_reason}"[:500],
         reference=str(mesh_job.job_id),
     )
-    mesh_job.credits_held = 0
-    mesh_job.save(update_fields=["credits_held"])
+    mesh_job.credits_held = 0  # the caller saves

@@ -12,8 +12,7 @@ class StubCallAdmin(admin.ModelAdmin):
 
     list_display = ["object_id", "function_name", "status_badge", "attempts", "error_type", "created_at", "finished_at", "expires_at"]
     list_filter = ["status", "function_name", "error_type"]
-    search_fields = ["object_id"]
-    date_hierarchy = "created_at"
+    search_fields = ["=object_id"]  # exact: served by the primary key
     show_full_result_count = False  # a COUNT(*) over every call is slow when the table is large
     readonly_fields = [field.name for field in StubCall._meta.fields]
     actions = ["cancel_calls"]

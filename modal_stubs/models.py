@@ -37,7 +37,7 @@ class StubCall(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-object_id"]  # ULIDs sort by creation time: newest first through the primary key
         indexes = [
             # The worker's claim: queued calls of one function, oldest first.
             models.Index(
@@ -48,7 +48,7 @@ class StubCall(models.Model):
             # Recovering calls whose worker died.
             models.Index(fields=["heartbeat_at"], name="stubcall_running_idx", condition=models.Q(status="running")),
             models.Index(fields=["expires_at"], name="stubcall_expires_idx", condition=models.Q(expires_at__isnull=False)),
-            models.Index(fields=["status", "-created_at"], name="stubcall_status_idx"),
+            models.Index(fields=["status", "-object_id"], name="stubcall_status_idx"),  # the admin's filter
         ]
 
     def __str__(self):

@@ -37,9 +37,9 @@ class Container:
     function: ComputeFunction
     process: multiprocessing.Process
     conn: object
-    started: float = field(default_factory=time.monotonic)
     ready: bool = False
     call: Optional[ClaimedCall] = None
+    assigned_at: float = 0.0  # when the current call was handed to this container
     call_started: Optional[float] = None  # when the handler began (the timeout counts from here)
     idle_since: float = field(default_factory=time.monotonic)
 
@@ -123,6 +123,7 @@ class StubWorker:
                 self.retire(next(c for c in self.containers if not c.busy), reason="making room")
             container = self.start_container(function)
         container.call = call
+        container.assigned_at = time.monotonic()
         container.call_started = None
         logger.info("call %s (%s) attempt %d: assigned to container %s", call.object_id, call.function_name, call.attempt, container.process.pid)
         if container.ready:
@@ -240,7 +241,9 @@ class StubWorker:
     def enforce_timeouts(self) -> None:
         now = time.monotonic()
         for container in list(self.containers):
-            if container.call is not None and container.call_started is not None:
+            if container.call is None:
+                continue
+            if container.call_started is not None:
                 if now - container.call_started > container.function.timeout:
                     self.kill(container)
                     self.fail(
@@ -249,15 +252,14 @@ class StubWorker:
                         error_class="modal.exception:FunctionTimeoutError",
                         message=f"Function timed out after the time limit of {container.function.timeout} s",
                     )
-            elif not container.ready and now - container.started > conf.boot_timeout_seconds():
+            elif now - container.assigned_at > conf.boot_timeout_seconds():
                 self.kill(container)
-                if container.call is not None:
-                    self.fail(
-                        container,
-                        error_type="crashed",
-                        error_class="jobs.isolation:CoreCrashed",
-                        message=f"The container did not start within {conf.boot_timeout_seconds():g} s",
-                    )
+                self.fail(
+                    container,
+                    error_type="crashed",
+                    error_class="jobs.isolation:CoreCrashed",
+                    message=f"The container did not start the call within {conf.boot_timeout_seconds():g} s",
+                )
 
     def kill_calls_no_longer_held(self) -> None:
         busy = {c.call.object_id: c for c in self.containers if c.call is not None}

@@ -69,6 +69,12 @@ class Supervisor:
             self.out.write(f"{name:>7} | {line}\n")
             self.out.flush()
 
+    def announce(self, text: str) -> None:
+        """Print a block of text unprefixed, not interleaved with children's lines."""
+        with self._out_lock:
+            self.out.write(text if text.endswith("\n") else text + "\n")
+            self.out.flush()
+
     def _pump(self, name: str, stream) -> None:
         for raw in iter(stream.readline, b""):
             self.say(name, raw.decode("utf-8", "replace").rstrip("\n"))
@@ -95,11 +101,12 @@ class Supervisor:
     def run_once(self, spec: ChildSpec, timeout: float) -> int:
         """Run a one-shot helper (e.g. loading demo data) with prefixed output; return its status."""
         child = self.start(spec)
-        try:
-            returncode = child.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + timeout
+        while child.process.poll() is None and time.monotonic() < deadline and not self.stop_requested.is_set():
+            time.sleep(0.1)
+        if child.process.poll() is None:  # too slow, or Ctrl-C meanwhile
             self._signal_group(child, signal.SIGKILL)
-            returncode = child.process.wait()
+        returncode = child.process.wait()
         child.pump.join(timeout=5)
         self.children.remove(child)
         return returncode

@@ -124,3 +124,12 @@ def test_account_and_ledger_admin_are_read_only(staff_client, accounts):
     assert staff_client.get(reverse("admin:credits_credittransaction_delete", args=[row.pk])).status_code == 403
     listing = staff_client.get(reverse("admin:credits_credittransaction_changelist"), {"q": "alice", "kind": "grant"})
     assert listing.status_code == 200 and "signup-grant" in listing.content.decode()
+
+
+def test_account_page_links_to_its_whole_ledger(staff_client, accounts):
+    page = staff_client.get(reverse("admin:credits_creditaccount_change", args=[accounts[0].pk]))
+    url = f"?account__id__exact={accounts[0].pk}"
+    assert url in page.content.decode()
+    ledger = staff_client.get(reverse("admin:credits_credittransaction_changelist") + url)
+    assert ledger.status_code == 200
+    assert [row.account_id for row in ledger.context["cl"].result_list] == [accounts[0].pk]

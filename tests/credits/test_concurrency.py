@@ -12,7 +12,7 @@ from django.db import connection
 
 from credits.models import CreditAccount, CreditTransaction
 from credits.selectors import balance_of, ledger_sum
-from credits.services import InsufficientCredits, account_for, deduct, refund
+from credits.services import InsufficientCredits, account_for, deduct, refund, refund_many
 
 SESSIONS = 50
 
@@ -111,3 +111,20 @@ def test_concurrent_first_use_opens_one_account_with_one_grant(django_user_model
     account = CreditAccount.objects.get(user=newcomer)
     assert CreditTransaction.objects.filter(account=account, kind="grant").count() == 1
     assert account.balance == 100 - SESSIONS == ledger_sum(account)
+
+
+def test_concurrent_single_and_batched_refunds_of_overlapping_keys(user, pool_for_all_sessions):
+    deduct(user, 100, key="dataset:3:intake", description="batch of 100")
+
+    def work(i):
+        if i % 2:
+            return [refund(user, 1, key=f"document:{i % 20}:refund:1", description="failed")]
+        keys = range(i % 20, 20, 3)
+        return refund_many(user, [{"key": f"document:{k}:refund:1", "amount": 1} for k in keys])
+
+    run_concurrently(work)
+    refunded = CreditTransaction.objects.filter(kind="refund")
+    assert refunded.count() == refunded.values("idempotency_key").distinct().count() == 20
+    account = CreditAccount.objects.get(user=user)
+    assert account.balance == 20 == ledger_sum(account)
+    assert sorted(refunded.values_list("balance_after", flat=True)) == list(range(1, 21))

@@ -15,6 +15,7 @@ from credits.services import (
     grant,
     price_for,
     refund,
+    refund_many,
 )
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +103,13 @@ def test_exact_balance_can_be_spent(user):
         deduct(user, 1, key="one-more", description="more")
 
 
-@pytest.mark.parametrize("amount", [0, -5, 1.5, True])
+def test_deduct_of_zero_is_free_and_records_nothing(user, settings):
+    settings.CREDITS_PER_DOCUMENT = 0
+    assert deduct(user, price_for("document", 500), key="free:1", description="free batch") is None
+    assert not CreditTransaction.objects.filter(kind="deduction").exists()
+
+
+@pytest.mark.parametrize("amount", [-5, 1.5, True, 0.0])
 def test_deduct_rejects_non_positive_or_fractional_amounts(user, amount):
     with pytest.raises(ValueError):
         deduct(user, amount, key=f"bad-{amount}", description="bad")
@@ -175,6 +182,25 @@ def test_retrying_a_refunded_document_charges_it_again_with_a_new_key(user):
     refund(user, 1, key="document:20:refund:2", description="failed again")
     assert balance_of(user) == 96
     assert_ledger_consistent(user)
+
+
+def test_refund_many_refunds_each_key_once_in_one_go(user):
+    deduct(user, 50, key="dataset:7:intake", description="batch")
+    refund(user, 1, key="document:1:refund:1", description="failed")
+    items = [
+        {"key": f"document:{i}:refund:1", "amount": 1, "description": "failed", "reference": f"document:{i}"}
+        for i in (1, 2, 3, 4, 4)
+    ]
+    rows = refund_many(user, items)
+    assert sorted(r.idempotency_key for r in rows) == [f"document:{i}:refund:1" for i in (1, 2, 3, 4)]
+    assert CreditTransaction.objects.filter(kind="refund").count() == 4
+    assert balance_of(user) == 54
+    assert_ledger_consistent(user)
+    assert len(refund_many(user, items)) == 4  # all done already: nothing more
+    assert balance_of(user) == 54
+    with pytest.raises(IdempotencyConflict):
+        refund_many(user, [{"key": "document:2:refund:1", "amount": 2}])
+    assert refund_many(user, []) == []
 
 
 def test_grant_and_adjust_record_actor_and_reason(user, staff_user):

@@ -75,4 +75,5 @@ FUNCTIONS = [
     ComputeFunction(name="stub-crash", handler="tests.modal_stubs.handlers:crash", timeout=30),
     ComputeFunction(name="stub-freeze", handler="tests.modal_stubs.handlers:freeze_container", timeout=2),
     ComputeFunction(name="stub-not-json", handler="tests.modal_stubs.handlers:not_json", timeout=30),
+    ComputeFunction(name="stub-broken", handler="tests.modal_stubs.broken_handlers:run", timeout=30, retries=1),
 ]

@@ -121,6 +121,16 @@ def test_results_that_are_not_json_and_positional_arguments_fail_clearly(stub_ap
         result_of(stub_app.function("stub-echo").spawn("a-file.pdf"))
 
 
+def test_a_container_that_cannot_boot_fails_its_call_after_the_retries(start_stub_app):
+    app = start_stub_app(STUB_TEST_BREAK_IMPORTS="1")
+    call = app.function("stub-broken").spawn()  # retries=1
+    with pytest.raises(ImportError, match="a_package_the_image_lacks") as caught:
+        result_of(call)
+    assert caught.value.error_type == "ImportError"
+    assert row(call).attempts == 2
+    assert "could not start" in app.worker.log_text() and app.worker.alive()
+
+
 def test_cancel_kills_the_container_running_the_call(stub_app, tmp_path):
     call = stub_app.function("stub-sleep").spawn(seconds=60, record_dir=str(tmp_path), tag="cancel-me")
     marker = wait_until(lambda: next(tmp_path.glob("cancel-me-*.json"), None), timeout=20)
@@ -167,9 +177,9 @@ def test_sigterm_gives_running_calls_back_to_the_queue(start_stub_app, tmp_path)
     app = start_stub_app()
     call = app.function("stub-sleep").spawn(seconds=60, record_dir=str(tmp_path), tag="interrupted")
     marker = wait_until(lambda: next(tmp_path.glob("interrupted-*.json"), None), timeout=20)
-    pid = json.loads(marker.read_text())["pid"]
+    record = json.loads(marker.read_text())
     assert app.stop() == 0
-    assert not pid_alive(pid)
+    wait_until(lambda: not pid_alive(record["pid"]) and not pid_alive(record["container_pid"]), timeout=5)
     stored = row(call)
     assert (stored.status, stored.attempts, stored.worker) == ("queued", 0, "")
     assert "1 running calls given back to the queue" in app.worker.log_text()

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def offline_env(tmp_path) -> dict:
     """No Modal token and no ~/.modal.toml: importing must still work."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_") and k != "PORTAL_EXTRA_FUNCTION_MODULES"}
     env.update(HOME=str(tmp_path), MODAL_CONFIG_PATH=str(tmp_path / "absent.toml"))
     return env
 
@@ -33,7 +33,16 @@ def test_importing_builds_the_app_offline_without_django(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=offline_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == f"modal-ops-portal {sorted(all_functions())}"
+    assert done.stdout.strip() == f"modal-ops-portal {sorted(deployed_function_names())}"
+
+
+def deployed_function_names() -> set[str]:
+    """The apps' own declarations (without the test-only ones tests/conftest.py adds)."""
+    import importlib
+
+    from portal.compute_functions import DECLARING_MODULES
+
+    return {f.name for module in DECLARING_MODULES for f in importlib.import_module(module).FUNCTIONS}
 
 
 def test_every_declared_function_is_on_the_app_with_its_declared_resources():
@@ -85,7 +94,7 @@ def test_local_runs_the_handler_through_jobs_runtime():
     _, handles, _ = modal_app.build_app(declarations, app_name="test-app")
     envelope = handles["stub-echo"].local(text="hi", n=2)
     assert envelope["output"]["echo"] == {"text": "hi", "n": 2}
-    assert envelope["output"]["pid"] == os.getpid()  # .local() ran it right here
+    assert envelope["output"]["container_pid"] == os.getpid()  # .local() ran it here (in a forked child)
     assert envelope["compute_seconds"] >= 0
 
 

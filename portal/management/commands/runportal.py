@@ -77,6 +77,17 @@ def wait_for_port(port: int, supervisor: Supervisor, timeout: float) -> None:
     raise CommandError(f"the web server did not listen on port {port} within {timeout:.0f} s")
 
 
+def banner(url: str, new_password: str | None) -> str:
+    password_file = admin_password_file()
+    lines = ["", f"Portal running at {url}/", f"  Log in at {url}/accounts/login/ as '{ADMIN_USERNAME}'"]
+    if new_password:
+        lines.append(f"  password: {new_password}   (shown once; also saved in {password_file}, mode 600)")
+    else:
+        lines.append(f"  password: in {password_file}")
+    lines += [f"  Admin: {url}/admin/   API docs: {url}/api/docs", "  Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
 class Command(BaseCommand):
     help = "Run the whole portal (web, Celery worker and beat, Modal stub worker) until Ctrl-C."
 
@@ -91,7 +102,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         new_password = ensure_admin()
-        connections.close_all()  # children open their own; none held across the fork-free wait
+        connections.close_all()  # from here on only the children use the database
 
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DATABASE_URL": os.environ["DATABASE_URL"]}
@@ -109,7 +120,7 @@ class Command(BaseCommand):
                 if status != 0:
                     supervisor.say("portal", f"loading the demo data failed (status {status}); the portal keeps running")
             if not supervisor.stop_requested.is_set():
-                self._print_banner(url, new_password)
+                supervisor.announce(banner(url, new_password))
             supervisor.watch()
             supervisor.say("portal", "stop requested; stopping children")
         except ChildExited as exc:
@@ -123,18 +134,3 @@ class Command(BaseCommand):
         supervisor.say("portal", "all processes stopped")
         if exit_code:
             sys.exit(exit_code)
-
-    def _print_banner(self, url: str, new_password: str | None) -> None:
-        password_file = admin_password_file()
-        lines = [
-            "",
-            f"Portal running at {url}/",
-            f"  Log in at {url}/accounts/login/ as '{ADMIN_USERNAME}'",
-        ]
-        if new_password:
-            lines.append(f"  password: {new_password}   (shown once; also saved in {password_file}, mode 600)")
-        else:
-            lines.append(f"  password: in {password_file}")
-        lines += [f"  Admin: {url}/admin/   API docs: {url}/api/docs", "  Press Ctrl-C to stop.", ""]
-        self.stdout.write("\n".join(lines))
-        self.stdout.flush()

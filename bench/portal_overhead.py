@@ -1,0 +1,127 @@
+"""Portal overhead: documents per minute through the whole portal vs the core called directly.
+
+    python bench/portal_overhead.py [--containers 2] [--copies 2] [--no-corpus]
+
+Through the portal: a waitress web server (signed artifact URLs, progress callbacks) and
+`manage.py modal_stub_worker --containers N` run as subprocesses; this process uploads
+the files with datasets.services.upload_documents (validation, storage, bulk jobs),
+dispatches them to the Modal stub and runs the poller until every job is ingested
+(chunks with embeddings in pgvector). Containers are warmed with one small batch first,
+as the direct baseline warms its worker processes. Direct: bench/docling_core.py's
+direct_rate on the same files with N worker processes. Prints both rates and their
+ratio (target >= 0.85).
+"""
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+PORT = free_port()
+os.environ["PORTAL_BASE_URL"] = f"http://127.0.0.1:{PORT}"
+
+from _common import bench_user, setup_django  # noqa: E402
+from docling_core import benchmark_files, direct_rate  # noqa: E402
+
+
+def start(argv, log_name):
+    log = open(ROOT / "var" / log_name, "ab")
+    return subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def stop(process) -> None:
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def through_portal(owner, files, label: str) -> tuple[float, float, dict]:
+    from datasets import services
+    from jobs.models import ComputeJob
+    from jobs.poller import poll_in_flight
+    from jobs.services import dispatch_jobs
+
+    dataset = services.create_dataset(owner, f"portal overhead {label}")
+    started = time.perf_counter()
+    result = services.upload_documents(owner, dataset, files)
+    assert not result.rejected, result.rejected
+    job_ids = [document.job_id for document in result.accepted]
+    dispatch_jobs(job_ids)
+    while ComputeJob.objects.filter(pk__in=job_ids, status__in=["pending", "dispatched", "running"]).exists():
+        poll_in_flight()
+        time.sleep(0.25)
+    seconds = time.perf_counter() - started
+    statuses = {}
+    for status in ComputeJob.objects.filter(pk__in=job_ids).values_list("status", flat=True):
+        statuses[status] = statuses.get(status, 0) + 1
+    return len(files) / seconds * 60, seconds, statuses
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--containers", type=int, default=2)
+    parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--no-corpus", action="store_true")
+    args = parser.parse_args()
+    setup_django()
+    from jobs.rollout import change_policy, policy_for
+
+    files = benchmark_files(args.copies, corpus=not args.no_corpus)
+    owner = bench_user("portal-overhead")
+    previous = policy_for("document").modal_percentage
+    change_policy(policy_for("document"), {"modal_percentage": 100}, reason="bench/portal_overhead.py")
+    (ROOT / "var").mkdir(exist_ok=True)
+    web = start([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{PORT}", "--threads=8",
+                 "portal.wsgi:application"], "bench-portal-web.log")
+    worker = start([sys.executable, "manage.py", "modal_stub_worker", "--containers", str(args.containers)],
+                   "bench-portal-stub.log")
+    try:
+        wait_for_port(PORT)
+        warm = [(f"warm-{i}.md", f"# Warm {i}\n\nwarms container {i}".encode()) for i in range(args.containers)]
+        through_portal(owner, warm, "warm-up")
+        portal_rate, portal_seconds, statuses = through_portal(owner, files, "timed")
+    finally:
+        stop(worker)
+        stop(web)
+        change_policy(policy_for("document"), {"modal_percentage": previous}, reason="bench/portal_overhead.py done")
+    print(f"through the portal (stub, {args.containers} containers): {len(files)} documents in {portal_seconds:.1f} s "
+          f"-> {portal_rate:.1f} docs/min; job outcomes {statuses}")
+    direct, direct_seconds, _ = direct_rate(files, args.containers)
+    print(f"direct core ({args.containers} workers): {len(files)} documents in {direct_seconds:.1f} s "
+          f"-> {direct:.1f} docs/min")
+    ratio = portal_rate / direct
+    print(f"ratio portal/direct = {ratio:.2f} (target >= 0.85: {'MET' if ratio >= 0.85 else 'NOT MET'})")
+
+
+if __name__ == "__main__":
+    main()
