@@ -108,10 +108,26 @@ def load(gmsh, path: str, file_format: str) -> None:
     if file_format in ("step", "iges", "brep"):
         gmsh.model.occ.importShapes(path)
         gmsh.model.occ.synchronize()
+        if file_format == "iges" and not gmsh.model.getEntities(3):
+            solid_from_faces(gmsh)
     else:
         gmsh.merge(path)
     if not gmsh.model.getEntities():
         raise RunFailure("bad_input", "Gmsh read the file but found no geometry in it")
+
+
+def solid_from_faces(gmsh) -> None:
+    """IGES usually carries trimmed faces, not solids: sew them into one closed volume if they close."""
+    faces = [tag for _dim, tag in gmsh.model.getEntities(2)]
+    try:
+        loop = gmsh.model.occ.addSurfaceLoop(faces, sewing=True)
+        volume = gmsh.model.occ.addVolume([loop])
+        gmsh.model.occ.synchronize()
+        if gmsh.model.occ.getMass(3, volume) <= 0:
+            raise ValueError("the sewn faces enclose no volume")
+    except Exception:  # noqa: BLE001 - left as faces: the 3D mesh then reports "no solid volume"
+        gmsh.model.occ.remove(gmsh.model.getEntities(3))
+        gmsh.model.occ.synchronize()
 
 
 def bounding_box(gmsh) -> list[float]:

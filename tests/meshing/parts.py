@@ -14,16 +14,17 @@ _BUILD = textwrap.dedent(
     gmsh.initialize(["gmsh"], readConfigFiles=False, interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
 
-    def save(name):
+    def save(*names):
         gmsh.model.occ.synchronize()
-        gmsh.write(f"{out}/{name}")
+        for name in names:
+            gmsh.write(f"{out}/{name}")
         gmsh.clear()
 
     # A 40 x 30 x 5 plate with a hole of radius 6 through its middle.
     plate = gmsh.model.occ.addBox(0, 0, 0, 40, 30, 5)
     hole = gmsh.model.occ.addCylinder(20, 15, -1, 0, 0, 7, 6)
     gmsh.model.occ.cut([(3, plate)], [(3, hole)])
-    save("plate_with_hole.step")
+    save("plate_with_hole.step", "plate_with_hole.igs", "plate_with_hole.brep")
 
     # An L-bracket: two 4 mm thick legs, 30 mm long, 20 mm wide.
     base = gmsh.model.occ.addBox(0, 0, 0, 30, 20, 4)
@@ -50,4 +51,7 @@ _BUILD = textwrap.dedent(
 def build_parts(directory: Path) -> dict[str, Path]:
     subprocess.run([sys.executable, "-c", _BUILD, str(directory)], check=True, capture_output=True, timeout=120)
     names = ("plate_with_hole.step", "l_bracket.step", "surface_only.step", "cube.stl")
-    return {name.split(".")[0]: directory / name for name in names}
+    parts = {name.split(".")[0]: directory / name for name in names}
+    parts["plate_iges"] = directory / "plate_with_hole.igs"
+    parts["plate_brep"] = directory / "plate_with_hole.brep"
+    return parts

@@ -130,6 +130,17 @@ def test_second_order_l_bracket(parts, tmp_path):
     assert result["elements"] > 500
 
 
+@pytest.mark.parametrize("name, file_format", [("plate_iges", "iges"), ("plate_brep", "brep")])
+def test_iges_and_brep_give_the_same_mesh_as_step(parts, tmp_path, name, file_format):
+    (tmp_path / "step").mkdir(), (tmp_path / "other").mkdir()
+    params = {**SMALL, "algorithm": "delaunay"}
+    step = compute.mesh_from_file(parts["plate_with_hole"], params, tmp_path / "step")
+    other = compute.mesh_from_file(parts[name], params, tmp_path / "other")
+    assert other["format"] == file_format
+    assert other["geometry"]["volumes"] == 1
+    assert abs(other["elements"] - step["elements"]) <= 0.05 * step["elements"]
+
+
 def test_closed_stl_is_meshed_as_a_volume(parts, tmp_path):
     result = compute.mesh_from_file(parts["cube"], {**SMALL, "algorithm": "delaunay"}, tmp_path)
     assert result["format"] == "stl" and result["elements"] > 100

@@ -1,4 +1,5 @@
 """The real-service fixtures other tests build on: Celery worker, S3 server, test database URL."""
+import os
 import urllib.request
 
 import pytest
@@ -24,7 +25,7 @@ def test_database_url_round_trips_through_settings_parsing():
 
 @pytest.mark.e2e
 def test_celery_worker_runs_tasks_from_this_runs_queue(celery_worker, celery_queue):
-    assert celery_queue.endswith(f"-test-{__import__('os').getpid()}")
+    assert celery_queue.endswith(f"-test-{os.getpid()}")
     assert app.conf.task_default_queue == celery_queue
 
     result = app.send_task("celery.accumulate", args=(7, 8))
