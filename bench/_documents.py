@@ -51,6 +51,9 @@ def benchmark_files(copies: int = 2, corpus: bool = True) -> list[tuple[str, byt
     return generated_files(copies) + (corpus_files() if corpus else [])
 
 
+_threads = None
+
+
 def process_direct(item) -> int:
     """The core's work on one file, called directly (no download, callbacks, isolation or upload)."""
     from datasets import compute
@@ -59,11 +62,13 @@ def process_direct(item) -> int:
     fmt = compute.validate_document(data, name, max_bytes=50 * 1024 * 1024, max_pages=500)
     parsed = compute.parse_document(data, name, fmt)
     chunks = compute.chunk_document(parsed)
-    compute.embed_texts([compute.embedding_input(chunk) for chunk in chunks])
+    compute.embed_texts([compute.embedding_input(chunk) for chunk in chunks], cpu_threads=_threads)
     return len(chunks)
 
 
-def _warm():
+def _warm(threads: int):
+    global _threads
+    _threads = threads  # the portal gives each container the same share of the cores
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     process_direct(("warm.md", b"# Warm\n\nLoads Docling, the tokenizer and the model."))
 
@@ -71,7 +76,8 @@ def _warm():
 def direct_rate(files, workers: int) -> tuple[float, float, int]:
     """(docs per minute, seconds, chunks) for `files` on `workers` warm processes."""
     # fork: the workers inherit sys.path without bench/ (see below) and this module.
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_warm) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_warm, initargs=(threads,)) as pool:
         pool.map(_sleep, range(workers))  # wait until every worker is warm
         started = time.perf_counter()
         chunks = sum(pool.map(process_direct, files, chunksize=1))

@@ -422,6 +422,7 @@ def embed_texts(
     base_url: str | None = None,
     api_key: str | None = None,
     max_attempts: int = 6,
+    cpu_threads: int | None = None,
 ) -> list[list[float]]:
     """384-dimensional unit vectors, one per text, in order.
 
@@ -437,7 +438,14 @@ def embed_texts(
         )
     if backend != "local":
         raise ValueError(f"Unknown embedding backend {backend!r}; use 'local' or 'openai'")
-    vectors = _load_local_model().encode(
+    model = _load_local_model()
+    if cpu_threads:
+        # One thread per core this call may use: several containers or workers sharing a
+        # machine, each with torch's default of every core, slow each other down several-fold.
+        import torch
+
+        torch.set_num_threads(cpu_threads)
+    vectors = model.encode(
         list(texts), batch_size=batch_size or 64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     return [[round(float(x), 7) for x in vector] for vector in vectors]
@@ -488,6 +496,7 @@ DEFAULT_PARAMS = {
     "max_tokens": 200,
     "overlap_tokens": 30,
     "embedding": {"backend": "local"},
+    "cpu_threads": None,
     "artifact_name": None,
 }
 
@@ -513,14 +522,20 @@ def process_document(
     from jobs.transfer import download, upload
 
     params = {**DEFAULT_PARAMS, **(params or {})}
-    reporter = Reporter(callback_url, callback_key)
-    seconds: dict[str, float] = {}
+    seconds: dict[str, float] = {"report": 0.0}
+    callbacks = Reporter(callback_url, callback_key)
+
+    def report(done: int, label: str) -> None:
+        mark = time.monotonic()
+        callbacks.progress(done, 4, label)
+        seconds["report"] = round(seconds["report"] + time.monotonic() - mark, 3)
+
     started = time.monotonic()
 
     data = download(source_url)
     seconds["download"] = _since(started)
-    # Import Docling and build the converter here, once per warm container: the forked children
-    # that parse then start with it in memory instead of importing it on every document.
+    # Docling imported and its converter built before the parse child is forked (a no-op when
+    # datasets.handler already warmed this process up), so the child does not import it again.
     _converter(params["artifacts_path"])
 
     mark = time.monotonic()
@@ -530,7 +545,7 @@ def process_document(
         timeout=min(120, params["parse_timeout"]),
     )
     seconds["validate"] = _since(mark)
-    reporter.progress(1, 4, f"validated ({fmt})")
+    report(1, f"validated ({fmt})")
 
     mark = time.monotonic()
     parsed = run_isolated(
@@ -539,15 +554,17 @@ def process_document(
         timeout=params["parse_timeout"],
     )
     seconds["parse"] = _since(mark)
-    reporter.progress(2, 4, f"parsed {parsed['page_count']} pages" if parsed["page_count"] else "parsed")
+    report(2, f"parsed {parsed['page_count']} pages" if parsed["page_count"] else "parsed")
 
     mark = time.monotonic()
     chunks = chunk_document(parsed, max_tokens=params["max_tokens"], overlap_tokens=params["overlap_tokens"])
     seconds["chunk"] = _since(mark)
 
-    reporter.progress(3, 4, f"{len(chunks)} chunks")
+    report(3, f"{len(chunks)} chunks")
     mark = time.monotonic()
     embedding = dict(params["embedding"] or {"backend": "local"})
+    if params.get("cpu_threads"):
+        embedding["cpu_threads"] = params["cpu_threads"]
     vectors = embed_texts([embedding_input(chunk) for chunk in chunks], **embedding)
     for chunk, vector in zip(chunks, vectors):
         chunk["embedding"] = vector
@@ -569,7 +586,7 @@ def process_document(
         result["artifact"] = params["artifact_name"]
     else:
         result.update(full)
-    reporter.progress(4, 4, f"{len(chunks)} chunks embedded")
+    report(4, f"{len(chunks)} chunks embedded")
     seconds["total"] = _since(started)
     return result
 

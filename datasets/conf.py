@@ -57,3 +57,18 @@ def query_embedding_options() -> dict:
     if options["backend"] == "openai" and getattr(settings, "OPENAI_API_KEY", ""):
         options["api_key"] = settings.OPENAI_API_KEY
     return options
+
+
+def cpu_threads() -> int:
+    """Torch threads per document call. On Modal a container has the function's own cores;
+    on this machine the stub containers or Celery worker processes share the cores, and each
+    taking all of them slows every one down (measured: 2-3x with two containers on 2 cores)."""
+    from portal.compute_functions import get_function
+
+    declared = max(1, int(get_function("process_document").cpu))
+    if getattr(settings, "MODAL_BACKEND", "stub") == "modal":
+        default = declared
+    else:
+        sharing = max(getattr(settings, "MODAL_STUB_CONTAINERS", 1), getattr(settings, "CELERY_WORKER_CONCURRENCY", 1), 1)
+        default = max(1, min(declared, (os.cpu_count() or 1) // sharing))
+    return _int("DOCUMENT_CPU_THREADS", default)

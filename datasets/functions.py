@@ -6,7 +6,7 @@ from datasets.compute import memory_for_size
 FUNCTIONS = [
     ComputeFunction(
         name="process_document",
-        handler="datasets.compute:process_document",
+        handler="datasets.handler:process_document",
         timeout=900,
         retries=1,
         max_containers=env_int("MODAL_MAX_CONTAINERS", 100),

@@ -34,6 +34,7 @@ def build_payload(job) -> dict:
             "max_tokens": conf.chunk_max_tokens(),
             "overlap_tokens": conf.chunk_overlap_tokens(),
             "embedding": conf.embedding_options(),
+            "cpu_threads": conf.cpu_threads(),
             "artifact_name": name,
         },
     }

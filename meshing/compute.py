@@ -210,6 +210,7 @@ def run_gmsh(task: str, request: dict, workdir: Path, name: str, timeout: float,
         "task": task,
         "log_path": str(workdir / f"{name}.log"),
         "stdout_path": str(workdir / f"{name}.stdout"),
+        "parent_pid": os.getpid(),
     }
     request_path, response_path = workdir / f"{name}.request.json", workdir / f"{name}.response.json"
     request_path.write_text(json.dumps(request))

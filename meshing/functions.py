@@ -8,7 +8,7 @@ from portal.compute_functions import ComputeFunction, env_gpu, env_int
 
 # Gmsh's wheel links against X/OpenGL libraries even when nothing is drawn.
 GMSH_APT_PACKAGES = ("libglu1-mesa", "libgl1", "libxrender1", "libxcursor1", "libxft2", "libxinerama1")
-GMSH_PIP_PACKAGES = ("gmsh==4.15.2", "numpy", "tenacity==9.2.1")
+GMSH_PIP_PACKAGES = ("gmsh==4.15.2", "numpy==2.4.6", "tenacity==9.2.1")
 
 FUNCTIONS = [
     ComputeFunction(

@@ -41,6 +41,7 @@ class RunFailure(Exception):
 def main(request_path: str, response_path: str) -> int:
     with open(request_path) as handle:
         request = json.load(handle)
+    _die_with_parent(request.get("parent_pid"))
     _send_output_to(request["stdout_path"])
     import gmsh  # after the redirect: its library may print while loading
 
@@ -63,6 +64,21 @@ def main(request_path: str, response_path: str) -> int:
     # Skip gmsh.finalize() and interpreter teardown: OpenCASCADE sometimes crashes while
     # tearing down after an error, and the response is already on disk.
     os._exit(0)
+
+
+def _die_with_parent(parent_pid) -> None:
+    """This process runs in a session of its own (so that a timeout can kill its whole group);
+    when the worker that started it is killed (a hard timeout, a lost container), it must not
+    live on as an orphan eating the CPU. Linux only; elsewhere a no-op."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if parent_pid and os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _flush_c_streams() -> None:

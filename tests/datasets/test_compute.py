@@ -176,3 +176,17 @@ def test_handler_stops_a_parse_that_runs_too_long(portal):
         compute.process_document(
             source_url=f"{portal.url}/files/big.pdf", filename="big.pdf", params={"parse_timeout": 0.01}
         )
+
+
+def test_the_declared_function_runs_warm_through_the_runtime(portal):
+    from jobs.runtime import run_function
+    from portal.compute_functions import get_function
+
+    function = get_function("process_document")
+    assert function.handler == "datasets.handler:process_document"
+    assert (function.timeout, function.retries, function.memory, function.cpu) == (900, 1, 4096, 2.0)
+    function.load_handler()  # imports datasets.handler: Docling and MiniLM loaded in this process
+    assert compute._local_model is not None and compute._converters
+    envelope = run_function("process_document", {"source_url": f"{portal.url}/files/ducks.pdf", "filename": "ducks.pdf",
+                                                  "params": {"cpu_threads": 1}})
+    assert envelope["output"]["chunk_count"] == 2 and envelope["compute_seconds"] > 0

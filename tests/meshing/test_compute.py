@@ -205,6 +205,42 @@ def test_strategy_past_the_time_budget_is_killed(parts, tmp_path):
         compute.mesh_from_file(parts["cube"], {"algorithm": "mmg3d", "time_budget": 1.5, "target_size": 0.6}, tmp_path)
 
 
+def test_gmsh_dies_with_a_killed_worker(parts, tmp_path):
+    """A hard-killed caller (a Celery time limit, a lost container) leaves no Gmsh process behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys; from pathlib import Path; from meshing import compute; "
+        "compute.mesh_from_file(Path(sys.argv[1]), {'algorithm': 'mmg3d', 'target_size': 0.4}, Path(sys.argv[2]))"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code, str(parts["cube"]), str(tmp_path)], cwd=Path(compute.__file__).parents[1])
+
+    def runners():
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(tmp_path) in (entry / "cmdline").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+        return [pid for pid in found if pid != caller.pid]
+
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "strategy-mmg3d.request.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert runners(), "the Gmsh runner should be running"
+    caller.send_signal(signal.SIGKILL)
+    caller.wait()
+    deadline = time.monotonic() + 5
+    while runners() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runners() == []
+
+
 # --- the handlers, through URLs -------------------------------------------------------------
 
 

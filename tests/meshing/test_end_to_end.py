@@ -2,7 +2,6 @@
 core on real parts; artifacts travel through signed portal URLs, Gmsh's log lines come back
 through the signed callback endpoint of the live portal."""
 import json
-from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage

@@ -1,0 +1,39 @@
+"""The `process_document` compute function's entry point, warm on import.
+
+jobs.runtime runs every call of a handler in a forked child (a hang or a crash
+must not take the container down), so whatever the child loads dies with it.
+Importing this module - once per container or worker process, when the handler
+is looked up - loads what every document needs (Docling and its converter, the
+MiniLM tokenizer and model) in the parent, and each forked call starts with it
+in memory instead of spending seconds loading it again.
+
+Only loading happens here, no inference: the parent never starts torch's
+OpenMP threads, which a forked child could not use safely.
+Framework-free, like datasets.compute.
+"""
+import logging
+import os
+
+from datasets import compute
+
+logger = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    compute._converter(os.environ.get("DOCLING_ARTIFACTS_PATH") or None)
+    compute.count_tokens("warm")
+    if os.environ.get("EMBEDDING_BACKEND", "local") == "local":
+        compute._load_local_model()
+
+
+try:
+    warm_up()
+except Exception:  # noqa: BLE001 - a cold start is slower, not broken: each call loads what it needs
+    logger.exception("Could not warm the document pipeline up; calls will load it themselves")
+
+
+def process_document(**payload) -> dict:
+    return compute.process_document(**payload)
+
+
+process_document.__doc__ = compute.process_document.__doc__
