@@ -538,12 +538,10 @@ def process_document(
     # datasets.handler already warmed this process up), so the child does not import it again.
     _converter(params["artifacts_path"])
 
+    # Validation is cheap and runs here; jobs.runtime already runs this whole handler in a child
+    # under the function's timeout. Docling, which can hang for minutes, gets a child of its own.
     mark = time.monotonic()
-    fmt = run_isolated(
-        validate_document,
-        {"data": data, "filename": filename, "max_bytes": params["max_bytes"], "max_pages": params["max_pages"]},
-        timeout=min(120, params["parse_timeout"]),
-    )
+    fmt = validate_document(data, filename, max_bytes=params["max_bytes"], max_pages=params["max_pages"])
     seconds["validate"] = _since(mark)
     report(1, f"validated ({fmt})")
 

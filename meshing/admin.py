@@ -1,5 +1,5 @@
 """Operators' view of meshing: uploads, mesh jobs with the 3D preview, results, batches."""
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
@@ -108,9 +108,14 @@ class MeshJobAdmin(admin.ModelAdmin):
 
     @confirmed_action(description="Retry the full mesh of selected failed jobs", permission="retry", verb="Retry")
     def retry_meshes(self, request, mesh_job, reason):
+        from credits.services import CreditError
+
         try:
             job_services.retry_job(mesh_job.job, actor=request.user)
         except job_services.JobStateError:
+            return None
+        except CreditError as exc:  # a retry is charged to the owner like a new upload
+            messages.warning(request, f"{mesh_job}: not retried: {exc}")
             return None
         return f"Retried the full mesh (charged again){': ' + reason if reason else ''}"
 

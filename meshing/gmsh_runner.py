@@ -156,6 +156,8 @@ def inspect(gmsh, request) -> dict:
     total_volume = 0.0
     if request["format"] in ("step", "iges", "brep"):
         total_volume = sum(gmsh.model.occ.getMass(3, tag) for _dim, tag in volumes)
+    else:
+        total_volume = enclosed_volume(gmsh)
     box = bounding_box(gmsh)
     return {
         "volumes": len(volumes),
@@ -165,6 +167,20 @@ def inspect(gmsh, request) -> dict:
         "diagonal": math.dist(box[:3], box[3:]),
         "volume": total_volume,
     }
+
+
+def enclosed_volume(gmsh) -> float:
+    """Volume inside a triangulated skin (divergence theorem); only meaningful when it is closed."""
+    import numpy as np
+
+    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    _triangle_tags, tri_nodes = gmsh.model.mesh.getElementsByType(TRIANGLE_3)
+    if len(tri_nodes) == 0:
+        return 0.0
+    index_of = np.zeros(int(node_tags.max()) + 1, dtype=np.int64)
+    index_of[node_tags] = np.arange(len(node_tags))
+    points = np.asarray(coords).reshape(-1, 3)[index_of[np.asarray(tri_nodes, dtype=np.int64)]].reshape(-1, 3, 3)
+    return float(abs(np.einsum("ij,ij->i", points[:, 0], np.cross(points[:, 1], points[:, 2])).sum()) / 6)
 
 
 def make_volume_from_surface_mesh(gmsh) -> None:

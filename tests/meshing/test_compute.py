@@ -195,6 +195,12 @@ def test_estimated_element_count_over_budget_is_refused_before_meshing(parts, tm
         compute.mesh_from_file(parts["plate_with_hole"], {**SMALL, "target_size": 0.05}, tmp_path)
 
 
+def test_huge_stl_mesh_is_refused_before_meshing(parts, tmp_path):
+    # The cube's skin encloses 1000 mm3; a 0.05 mm size would give billions of elements.
+    with pytest.raises(BadInput, match="would give about"):
+        compute.mesh_from_file(parts["cube"], {**SMALL, "target_size": 0.05}, tmp_path)
+
+
 def test_real_element_count_over_budget_is_refused(parts, tmp_path):
     with pytest.raises(BadInput, match="above the limit of 1700"):
         compute.mesh_from_file(parts["plate_with_hole"], {**SMALL, "algorithm": "delaunay", "max_elements": 1700}, tmp_path)
