@@ -327,11 +327,29 @@ def record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
     elif event_type == "progress":
         _record_progress(attempt, data)
     elif event_type == "finished":
-        JobAttempt.objects.filter(pk=attempt.pk, status__in=IN_FLIGHT).update(result_ready=True)
+        flagged = JobAttempt.objects.filter(pk=attempt.pk, status__in=IN_FLIGHT).update(result_ready=True)
+        if flagged and attempt.processor == Processor.MODAL:
+            _collect_soon(attempt.pk)
     else:
         with transaction.atomic():
             job = ComputeJob.objects.select_for_update().get(pk=attempt.job_id)
             get_kind(job.kind).on_event(job, event_type, data)
+
+
+def _collect_soon(attempt_id: int) -> None:
+    """Fetch a call the function reported finished without waiting for the poller's next tick."""
+    from jobs.tasks import collect_call
+
+    transaction.on_commit(lambda: collect_call.delay(attempt_id))
+
+
+def collect_finished_call(attempt_id: int, wait_seconds: float) -> bool:
+    """Wait briefly for a reported-finished Modal call's result and apply it; False if not there yet."""
+    attempt = JobAttempt.objects.filter(pk=attempt_id, status__in=IN_FLIGHT, processor=Processor.MODAL).first()
+    if attempt is None or not attempt.call_id:
+        return False
+    outcome = get_backend(Processor.MODAL).poll_one(attempt.call_id, timeout=wait_seconds)
+    return complete_attempt(attempt_id, outcome)
 
 
 def _record_progress(attempt: JobAttempt, data: dict) -> None:

@@ -38,3 +38,13 @@ def dispatch_jobs_task(job_ids: list[str]) -> int:
     from jobs.services import dispatch_jobs
 
     return dispatch_jobs(job_ids)
+
+
+@shared_task(name="jobs.collect_call", ignore_result=True)
+def collect_call(attempt_id: int) -> bool:
+    """A function said it finished: fetch its result now (the poller is the safety net)."""
+    from django.conf import settings
+
+    from jobs.services import collect_finished_call
+
+    return collect_finished_call(attempt_id, settings.JOB_COLLECT_WAIT_SECONDS)

@@ -203,6 +203,8 @@ JOB_DEFAULT_DEADLINE_SECONDS = env_int("JOB_DEFAULT_DEADLINE_SECONDS", 3600)
 # get() calls in flight at once per poller tick: Modal's round trips overlap well; the
 # stub's are local database reads that gain nothing from threads.
 JOB_POLL_CONCURRENCY = env_int("JOB_POLL_CONCURRENCY", 16 if MODAL_BACKEND == "modal" else 1)
+# How long a collect task waits for the result of a call whose function reported it finished.
+JOB_COLLECT_WAIT_SECONDS = env_float("JOB_COLLECT_WAIT_SECONDS", 10.0)
 ARTIFACT_URL_MAX_AGE_SECONDS = env_int("ARTIFACT_URL_MAX_AGE_SECONDS", 24 * 3600)
 ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 100 * 1024 * 1024)  # checkpoint size cap (seed 004)
 # Price table for estimated cost, in USD per second of compute (Modal's published per-second rates).

@@ -37,11 +37,12 @@ class ModalBackend(ComputeBackend):
         except Exception as exc:  # noqa: BLE001 - any spawn failure means "fall back"
             raise SpawnError(f"{type(exc).__name__}: {exc}") from exc
 
-    def poll_one(self, call_id: str) -> CallOutcome:
+    def poll_one(self, call_id: str, timeout: float = 0) -> CallOutcome:
+        """The call's outcome, waiting up to `timeout` seconds for it to finish."""
         from modal.exception import OutputExpiredError
 
         try:
-            envelope = self.modal.FunctionCall.from_id(call_id).get(timeout=0)
+            envelope = self.modal.FunctionCall.from_id(call_id).get(timeout=timeout)
         except OutputExpiredError:
             return CallOutcome.failed("result_expired", "Modal no longer keeps this call's result")
         except TimeoutError:  # the built-in one: still running

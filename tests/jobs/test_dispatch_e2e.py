@@ -123,3 +123,16 @@ def test_a_crashing_core_fails_the_job_and_the_worker_survives(user, stub_worker
     after = _job(user, 0, value="still alive")
     dispatch_jobs([after.pk])
     assert _run(after).status == JobStatus.SUCCEEDED
+
+
+def test_a_finished_call_is_collected_without_waiting_for_the_poller(user, stub_worker, celery_worker):
+    job = _job(user, 100, value="quick")
+    dispatch_jobs([job.pk])
+
+    def done():
+        job.refresh_from_db()  # no poll_in_flight() here: the "finished" callback triggers collection
+        return job.is_terminal
+
+    wait_until(done, timeout=30, message="the finished call was not collected")
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts.get().result_ready is True
