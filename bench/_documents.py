@@ -3,7 +3,6 @@
 (Not named after docling_core on purpose: a bench module of that name on sys.path would
 shadow the docling-core package that Docling imports.)
 """
-import io
 import multiprocessing
 import os
 import sys

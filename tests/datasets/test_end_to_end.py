@@ -2,7 +2,6 @@
 worker runs the Docling core -> artifact through signed/presigned URLs -> chunks with
 embeddings in pgvector -> search finds them. Also: retry after failure, S3 (moto server)."""
 import pytest
-from django.test import override_settings
 
 from datasets import selectors, services
 from datasets.models import Chunk, Document
@@ -11,7 +10,7 @@ from jobs.poller import poll_in_flight
 from jobs.rollout import change_policy, policy_for
 from jobs.services import dispatch_jobs, retry_job
 from tests.datasets.files import ELF_BYTES, make_docx, make_html, make_markdown, make_pdf
-from tests.fixtures.services import wait_until
+from tests.fixtures.services import running_service, service_env, start_celery_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -99,7 +98,27 @@ def test_a_failure_on_the_worker_is_explained_and_a_retry_does_not_duplicate(use
     assert [a.status for a in birds.job.attempts.order_by("number")] == [JobStatus.FAILED, JobStatus.SUCCEEDED]
 
 
-def test_s3_storage_through_presigned_urls(user, stub_worker, s3_storage, s3_server):
+@pytest.fixture
+def s3_celery_queue(test_database_url, portal_url, celery_queue, s3_server, service_logs):
+    """A Celery worker configured for S3 like every process of an S3 deployment, on a queue of its
+    own that this process sends to during the test: a worker without the bucket settings (the
+    session's) must not collect the call, or it would look for the artifact on the filesystem."""
+    from django.conf import settings
+
+    from portal.celery import app
+
+    queue = f"{celery_queue}-s3"
+    env = service_env(test_database_url, portal_url, queue, **s3_server.env)
+    worker = start_celery_worker(service_logs / "celery-worker-s3.log", env)
+    with running_service("s3_celery_queue", worker):
+        settings.CELERY_TASK_DEFAULT_QUEUE = app.conf.task_default_queue = queue
+        try:
+            yield worker
+        finally:
+            settings.CELERY_TASK_DEFAULT_QUEUE = app.conf.task_default_queue = celery_queue
+
+
+def test_s3_storage_through_presigned_urls(user, stub_worker, s3_storage, s3_server, s3_celery_queue):
     _, result = upload(user, [("bees.md", make_markdown("Bees", ["Honey bees pollinate orchards in spring."]))],
                        Processor.MODAL)
     (document,) = result.accepted
@@ -109,6 +128,7 @@ def test_s3_storage_through_presigned_urls(user, stub_worker, s3_storage, s3_ser
     assert_processed(document, Processor.MODAL)
     keys = {o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_server.bucket)["Contents"]}
     assert document.job.result["artifact"] in keys  # the worker wrote it with a presigned PUT
+    assert s3_storage.exists(document.job.result["artifact"])
 
 
 def test_upload_page_in_a_browser_updates_live(logged_in_page, user, celery_worker, tmp_path):
