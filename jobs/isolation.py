@@ -16,6 +16,7 @@ import os
 import pickle
 import select
 import signal
+import sys
 import time
 import traceback
 from typing import Any, Callable
@@ -52,6 +53,7 @@ class BadInput(CoreError):
 def _run_child(write_fd: int, func: Callable[..., Any], kwargs: dict) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _reset_torch_threads()
     try:
         outcome = ("ok", func(**kwargs))
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
@@ -63,6 +65,14 @@ def _run_child(write_fd: int, func: Callable[..., Any], kwargs: dict) -> None:
         data = pickle.dumps(("error", ("unpicklable_result", f"The result could not be sent back: {exc}", "")))
     with os.fdopen(write_fd, "wb") as pipe:
         pipe.write(data)
+
+
+def _reset_torch_threads() -> None:
+    """A forked child must not reuse its parent's OpenMP thread pool: it hangs in its first
+    parallel torch operation when the parent had run one. A fresh setting avoids the pool."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(int(os.environ.get("CORE_TORCH_THREADS", "1")))
 
 
 def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
@@ -78,7 +88,7 @@ def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
     os.close(write_fd)
     try:
         data = _read_until(read_fd, time.monotonic() + timeout, timeout)
-    except CoreTimeout:
+    except BaseException:  # the time limit, or the caller interrupted (Ctrl-C, a soft time limit)
         _kill(pid)
         raise
     finally:
