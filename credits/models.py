@@ -103,3 +103,17 @@ class CreditTransaction(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Credit transactions are append-only; record a new transaction instead.")
+
+
+class ChargedRun(models.Model):
+    """Fields for work charged per run: the first submission and each retry is one run.
+
+    Used with credits.services.charge_run / refund_run, which number the ledger keys by run
+    so that a repeated call changes nothing.
+    """
+
+    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
+    credits_held = models.PositiveIntegerField(default=0, help_text="Credits charged for the current run, not refunded")
+
+    class Meta:
+        abstract = True

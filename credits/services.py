@@ -261,3 +261,25 @@ def _apply_to_balance(account_id: int, amount: int) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def charge_run(run, amount: int, *, key_prefix: str, description: str, reference: str, what: str) -> None:
+    """Charge one more run of a piece of work (a ChargedRun with an `owner`); the caller saves it.
+
+    Raises InsufficientCredits, which rolls the caller's transaction back.
+    """
+    if amount <= 0:
+        return
+    run.credit_charges += 1
+    deduct(run.owner, amount, key=f"{key_prefix}:charge:{run.credit_charges}", description=description[:500],
+           reference=reference, what=what)
+    run.credits_held = amount
+
+
+def refund_run(run, *, key_prefix: str, description: str, reference: str) -> None:
+    """Refund the current run's charge, once; the caller saves `run`."""
+    if run.credits_held <= 0:
+        return
+    refund(run.owner, run.credits_held, key=f"{key_prefix}:refund:{run.credit_charges}",
+           description=description[:500], reference=reference)
+    run.credits_held = 0

@@ -11,6 +11,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from credits.models import ChargedRun
+
 
 def cad_upload_path(instance, filename):
     return f"meshing/cad/{instance.owner_id}/{uuid.uuid4().hex}/{filename[-120:]}"
@@ -48,7 +50,7 @@ class CadFile(models.Model):
         return self.original_name
 
 
-class MeshJob(models.Model):
+class MeshJob(ChargedRun):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mesh_jobs")
     cad_file = models.ForeignKey(CadFile, on_delete=models.PROTECT, related_name="mesh_jobs")
     batch = models.ForeignKey(BatchJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="mesh_jobs")
@@ -60,9 +62,6 @@ class MeshJob(models.Model):
     preview_file = models.FileField(max_length=300, blank=True)
     preview_figures = models.JSONField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
-    # Credits: every run (submission, each retry) is charged once; a failed run is refunded once.
-    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
-    credits_held = models.PositiveIntegerField(default=0, help_text="Credits charged for the current run, not refunded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -248,21 +248,10 @@ def _attempt_fields(job: ComputeJob, status: str) -> dict:
 
 
 def _charge(mesh_job: MeshJob) -> None:
-    from credits.services import deduct, price_for
+    from credits.services import charge_run, price_for
 
-    amount = price_for(MESH_KIND)
-    if amount <= 0:
-        return
-    mesh_job.credit_charges += 1
-    deduct(
-        mesh_job.owner,
-        amount,
-        key=f"mesh-job:{mesh_job.job_id}:charge:{mesh_job.credit_charges}",
-        description=f"Mesh: {mesh_job.cad_file.original_name}"[:500],
-        reference=str(mesh_job.job_id),
-        what="This mesh",
-    )
-    mesh_job.credits_held = amount  # the caller saves
+    charge_run(mesh_job, price_for(MESH_KIND), key_prefix=f"mesh-job:{mesh_job.job_id}",
+               description=f"Mesh: {mesh_job.cad_file.original_name}", reference=str(mesh_job.job_id), what="This mesh")
 
 
 def _charge_batch(batch: BatchJob, mesh_jobs: list[MeshJob]) -> None:
@@ -285,15 +274,8 @@ def _charge_batch(batch: BatchJob, mesh_jobs: list[MeshJob]) -> None:
 
 
 def _refund(mesh_job: MeshJob) -> None:
-    from credits.services import refund
+    from credits.services import refund_run
 
-    if mesh_job.credits_held <= 0:
-        return
-    refund(
-        mesh_job.owner,
-        mesh_job.credits_held,
-        key=f"mesh-job:{mesh_job.job_id}:refund:{mesh_job.credit_charges}",
-        description=f"Refund: mesh of {mesh_job.cad_file.original_name}: {mesh_job.failure_reason}"[:500],
-        reference=str(mesh_job.job_id),
-    )
-    mesh_job.credits_held = 0  # the caller saves
+    refund_run(mesh_job, key_prefix=f"mesh-job:{mesh_job.job_id}",
+               description=f"Refund: mesh of {mesh_job.cad_file.original_name}: {mesh_job.failure_reason}",
+               reference=str(mesh_job.job_id))  # the caller saves

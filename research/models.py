@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from credits.models import ChargedRun
+
 
 class ResearchTemplate(models.Model):
     """An ordered list of sections that a research job works through, one LLM call each."""
@@ -33,7 +35,7 @@ class TemplateSection(models.Model):
         return f"{self.position}. {self.title}"
 
 
-class ResearchJob(models.Model):
+class ResearchJob(ChargedRun):
     """One run of a template on a subject; its sections are saved as each one finishes."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="research_jobs")
@@ -46,9 +48,6 @@ class ResearchJob(models.Model):
     section_plan = models.JSONField(default=list)
     job = models.OneToOneField("jobs.ComputeJob", on_delete=models.PROTECT, related_name="research")
     failure_reason = models.TextField(blank=True)
-    # Credits: every run (submission, each retry) is charged once; a failed run is refunded once.
-    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
-    credits_held = models.PositiveIntegerField(default=0, help_text="Credits charged for the current run, not refunded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

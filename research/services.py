@@ -162,35 +162,18 @@ def prepare_retry(job: ComputeJob) -> None:
 
 
 def _charge(research_job: ResearchJob) -> None:
-    from credits.services import deduct
+    from credits.services import charge_run
 
-    amount = conf.credits_per_job()
-    if amount <= 0:
-        return
-    research_job.credit_charges += 1
-    deduct(
-        research_job.owner,
-        amount,
-        key=f"research-job:{research_job.job_id}:charge:{research_job.credit_charges}",
-        description=f"Research: {research_job.template.name} for {research_job.subject}"[:500],
-        reference=str(research_job.job_id),
-        what="This research job",
-    )
-    research_job.credits_held = amount
+    charge_run(research_job, conf.credits_per_job(), key_prefix=f"research-job:{research_job.job_id}",
+               description=f"Research: {research_job.template.name} for {research_job.subject}",
+               reference=str(research_job.job_id), what="This research job")
     research_job.save(update_fields=["credit_charges", "credits_held"])
 
 
 def _refund(research_job: ResearchJob) -> None:
-    from credits.services import refund
+    from credits.services import refund_run
 
-    if research_job.credits_held <= 0:
-        return
-    refund(
-        research_job.owner,
-        research_job.credits_held,
-        key=f"research-job:{research_job.job_id}:refund:{research_job.credit_charges}",
-        description=f"Refund: research job {research_job.job_id} {research_job.failure_reason}"[:500],
-        reference=str(research_job.job_id),
-    )
-    research_job.credits_held = 0
+    refund_run(research_job, key_prefix=f"research-job:{research_job.job_id}",
+               description=f"Refund: research job {research_job.job_id} {research_job.failure_reason}",
+               reference=str(research_job.job_id))
     research_job.save(update_fields=["credits_held"])
