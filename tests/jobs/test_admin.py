@@ -2,25 +2,15 @@
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from jobs.backends import CallOutcome
-from jobs.models import ComputeJob, JobAttempt, JobStatus, Processor, RolloutPolicy, RolloutPolicyChange
-from jobs.services import complete_attempt, create_job
+from jobs.models import ComputeJob, JobStatus, RolloutPolicy, RolloutPolicyChange
+from jobs.services import create_job
+from tests.jobs.factories import failed_job
 
 pytestmark = pytest.mark.django_db
 
 
-def _failed_job(user):
-    job = create_job("echo", user)
-    job.status, job.attempt_count, job.processor = JobStatus.DISPATCHED, 1, Processor.CELERY
-    job.save()
-    attempt = JobAttempt.objects.create(job=job, number=1, processor=Processor.CELERY, function_name="test_echo",
-                                        status=JobStatus.DISPATCHED)
-    complete_attempt(attempt.pk, CallOutcome.failed("boom", "it broke"))
-    return job
-
-
 def test_retry_asks_for_confirmation_first(client, staff_user, user):
-    job = _failed_job(user)
+    job = failed_job(user)
     client.force_login(staff_user)
 
     page = client.post("/admin/jobs/computejob/", {"action": "retry_jobs", "_selected_action": [job.pk]})
@@ -32,7 +22,7 @@ def test_retry_asks_for_confirmation_first(client, staff_user, user):
 
 
 def test_confirmed_retry_requeues_and_logs(client, staff_user, user):
-    job = _failed_job(user)
+    job = failed_job(user)
     client.force_login(staff_user)
 
     # dispatch happens on commit; in this test's transaction it never commits, so the job stays pending
@@ -64,7 +54,7 @@ def test_non_staff_cannot_reach_the_admin(client, user):
 
 
 def test_changelist_shows_counts_per_kind_and_status(client, staff_user, user):
-    _failed_job(user)
+    failed_job(user)
     create_job("echo", user)
     client.force_login(staff_user)
     response = client.get("/admin/jobs/computejob/")

@@ -1,10 +1,9 @@
 """The jobs API: owners see, retry and cancel only their own jobs."""
 import pytest
 
-from jobs.backends import CallOutcome
-from jobs.models import JobAttempt, JobStatus, Processor
-from jobs.services import complete_attempt, create_job
+from jobs.services import create_job
 from portal.services import create_api_key
+from tests.jobs.factories import failed_job
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +42,7 @@ def test_cancel_then_cancel_again(client, user):
 
 
 def test_retry_of_a_failed_job(client, user):
-    job = create_job("echo", user)
-    job.status, job.attempt_count, job.processor = JobStatus.DISPATCHED, 1, Processor.CELERY
-    job.save()
-    attempt = JobAttempt.objects.create(job=job, number=1, processor=Processor.CELERY, function_name="test_echo",
-                                        status=JobStatus.DISPATCHED)
-    complete_attempt(attempt.pk, CallOutcome.failed("x", "broke"))
+    job = failed_job(user)
 
     response = client.post(f"/api/jobs/{job.pk}/retry", headers=_auth(user))
 

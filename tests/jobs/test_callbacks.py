@@ -5,20 +5,16 @@ import time
 import pytest
 
 from jobs.callbacks import callback_key
-from jobs.models import JobAttempt, JobLogLine, JobStatus, Processor
+from jobs.models import JobLogLine, JobStatus
 from jobs.reporting import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from jobs.services import create_job
+from tests.jobs.factories import dispatched_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def attempt(user):
-    job = create_job("echo", user)
-    job.status, job.attempt_count, job.processor = JobStatus.DISPATCHED, 1, Processor.MODAL
-    job.save()
-    return JobAttempt.objects.create(job=job, number=1, processor=Processor.MODAL, function_name="test_echo",
-                                     status=JobStatus.DISPATCHED, call_id="fc-x")
+    return dispatched_job(user, call_id="fc-x")[1]
 
 
 def post_event(client, attempt_id, event_type, data, *, key=None, timestamp=None):

@@ -2,7 +2,7 @@
 import pytest
 
 from jobs.backends import CallOutcome
-from jobs.models import JobAttempt, JobLogLine, JobStatus, Processor, RolloutPolicy
+from jobs.models import JobLogLine, JobStatus, Processor, RolloutPolicy
 from jobs.services import (
     JobStateError,
     cancel_job,
@@ -12,25 +12,14 @@ from jobs.services import (
     fail_overdue_jobs,
     retry_job,
 )
+from tests.jobs.factories import dispatched_job
 from tests.jobs.kinds import set_inputs
 
 pytestmark = pytest.mark.django_db
 
 
-def _dispatched_job(user, processor=Processor.MODAL):
-    """A job with an in-flight attempt, without submitting anything anywhere."""
-    job = create_job("echo", user)
-    job.status = JobStatus.DISPATCHED
-    job.attempt_count = 1
-    job.processor = processor
-    job.save()
-    attempt = JobAttempt.objects.create(job=job, number=1, processor=processor, function_name="test_echo",
-                                        status=JobStatus.DISPATCHED, call_id="fc-test")
-    return job, attempt
-
-
 def test_success_is_ingested_once(user):
-    job, attempt = _dispatched_job(user)
+    job, attempt = dispatched_job(user)
     outcome = CallOutcome.succeeded({"output": {"value": 7}, "compute_seconds": 2.0})
 
     assert complete_attempt(attempt.pk, outcome) is True
@@ -45,7 +34,7 @@ def test_success_is_ingested_once(user):
 
 
 def test_failure_runs_on_failure_once_and_keeps_the_reason(user):
-    job, attempt = _dispatched_job(user)
+    job, attempt = dispatched_job(user)
     outcome = CallOutcome.failed("bad_input", "The file is not a PDF")
 
     complete_attempt(attempt.pk, outcome)
@@ -57,7 +46,7 @@ def test_failure_runs_on_failure_once_and_keeps_the_reason(user):
 
 
 def test_a_late_outcome_of_a_cancelled_job_changes_nothing(user):
-    job, attempt = _dispatched_job(user, processor=Processor.CELERY)
+    job, attempt = dispatched_job(user, processor=Processor.CELERY)
     assert cancel_job(job, reason="operator said so") is True
 
     assert complete_attempt(attempt.pk, CallOutcome.succeeded({"output": {"value": 1}})) is False
@@ -68,7 +57,7 @@ def test_a_late_outcome_of_a_cancelled_job_changes_nothing(user):
 
 
 def test_retry_needs_a_failed_or_cancelled_job(user):
-    job, attempt = _dispatched_job(user)
+    job, attempt = dispatched_job(user)
     with pytest.raises(JobStateError):
         retry_job(job, dispatch=False)
     complete_attempt(attempt.pk, CallOutcome.failed("x", "boom"))
@@ -83,7 +72,7 @@ def test_overdue_calls_fail_with_a_deadline_reason(user):
 
     from django.utils import timezone
 
-    job, attempt = _dispatched_job(user, processor=Processor.CELERY)
+    job, attempt = dispatched_job(user, processor=Processor.CELERY)
     job.deadline_at = timezone.now() - timedelta(seconds=1)
     job.save()
 
