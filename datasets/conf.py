@@ -72,3 +72,19 @@ def cpu_threads() -> int:
         sharing = max(getattr(settings, "MODAL_STUB_CONTAINERS", 1), getattr(settings, "CELERY_WORKER_CONCURRENCY", 1), 1)
         default = max(1, min(declared, (os.cpu_count() or 1) // sharing))
     return _int("DOCUMENT_CPU_THREADS", default)
+
+
+def counts_cache_seconds() -> int:
+    # A dataset's counts are one aggregate query over its documents; 21,000 documents finishing
+    # must not mean 21,000 recomputations (or rewrites) while a page polls: cache them briefly.
+    return _int("DATASET_COUNTS_CACHE_SECONDS", 3)
+
+
+def checkpoint_max_bytes() -> int:
+    # Seed 004: checkpoints are capped (100 MB); a larger parse result is simply not saved.
+    return _int("ARTIFACT_MAX_BYTES", 100 * 1024 * 1024)
+
+
+def storage_threads() -> int:
+    # Parallel writes of an upload's files to storage (I/O: the GIL is released while waiting).
+    return _int("DOCUMENT_STORAGE_THREADS", 8)

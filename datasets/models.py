@@ -22,8 +22,9 @@ class Dataset(models.Model):
 
 
 def document_upload_path(document, filename):
-    # Per owner and dataset; the random prefix keeps two uploads of one name apart.
-    return f"documents/{document.owner_id}/{document.dataset_id}/{document.storage_prefix}/{filename}"
+    # Per owner and dataset; the random prefix keeps two uploads of one name apart. It is part of
+    # the name, not a folder of its own: a folder per file cost a mkdir per file at intake.
+    return f"documents/{document.owner_id}/{document.dataset_id}/{document.storage_prefix}-{filename}"
 
 
 class Document(models.Model):
@@ -44,6 +45,13 @@ class Document(models.Model):
     error = models.TextField(blank=True)
     job = models.OneToOneField(
         "jobs.ComputeJob", null=True, blank=True, on_delete=models.PROTECT, related_name="document"
+    )
+    # Credits: the upload charges every document once (in the batch's one ledger row), each
+    # retry charges it again; a run that ends failed or cancelled is refunded once, under a key
+    # numbered by the charge, so the ledger's unique keys make a repeated refund harmless.
+    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
+    credits_held = models.PositiveIntegerField(
+        default=0, help_text="Credits charged for the current run and not refunded"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)

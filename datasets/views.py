@@ -5,6 +5,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from credits.services import InsufficientCredits
 from datasets import selectors, services
 from datasets.forms import DatasetForm, SearchForm
 from datasets.models import Dataset, Document
@@ -37,14 +38,23 @@ def dataset_detail(request, dataset_id: int):
         if not files:
             messages.warning(request, "Choose one or more files to upload.")
         else:
-            result = services.upload_documents(request.user, dataset, [(f.name, f) for f in files])
-            messages.success(request, f"{len(result.accepted)} file(s) accepted for processing.")
-            for name, reason in result.rejected:
-                messages.error(request, f"Rejected {name}: {reason}")
+            _upload(request, dataset, files)
         return redirect("datasets:detail", dataset_id=dataset.pk)
     documents = selectors.documents_for(request.user, dataset.pk)
     dataset.status = selectors.dataset_status(dataset)
     return render(request, "datasets/detail.html", {"dataset": dataset, "documents": documents})
+
+
+def _upload(request, dataset, files) -> None:
+    try:
+        result = services.upload_documents(request.user, dataset, [(f.name, f) for f in files])
+    except InsufficientCredits as exc:
+        messages.error(request, f"Upload refused: {exc}")
+        return
+    if result.accepted:
+        messages.success(request, f"{len(result.accepted)} file(s) accepted for processing.")
+    for name, reason in result.rejected:
+        messages.error(request, f"Rejected {name}: {reason}")
 
 
 @login_required

@@ -5,6 +5,15 @@ It signs each event body with HMAC-SHA256 under `callback_key` (a key derived
 for that one attempt: the function never sees the portal's secret) and posts
 it to `callback_url`. Failures to report never fail the work.
 
+Inside jobs.runtime (the handler's forked child) progress and log lines are
+posted in the background, in order, by one sender thread per process: a core
+never waits on the portal's answer (on a busy portal a synchronous round trip
+per event cost several percent of a short job). The runtime waits for them with
+`flush()` before the handler's result is handed back, so none is lost with the
+process that ran it. Called any other way (a core run directly, a test), every
+post is synchronous as before. `event` (a workload may need it stored before
+going on) and `acquire` (needs the portal's answer) are always synchronous.
+
 Framework-free: imported inside Modal containers too.
 """
 from __future__ import annotations
@@ -13,12 +22,16 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import queue
+import threading
 import time
 import urllib.request
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Portal-Signature"
+EVENT_ORDER_FLUSH_SECONDS = 30.0
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 
 
@@ -36,13 +49,18 @@ class Reporter:
         self.timeout = timeout
 
     def progress(self, done: int, total: int, label: str = "") -> None:
-        self.send("progress", {"done": done, "total": total, "label": label})
+        self._deliver("progress", {"done": done, "total": total, "label": label})
 
     def log(self, message: str, level: str = "info") -> None:
-        self.send("log", {"message": message[:2000], "level": level})
+        self._deliver("log", {"message": message[:2000], "level": level})
 
     def event(self, name: str, data: dict) -> None:
-        """A workload-specific event (for example a finished research section)."""
+        """A workload-specific event (for example a finished research section), posted now.
+
+        Synchronous on purpose: a workload may rely on the portal having stored it before
+        going on (research saves each section before asking for the next, so that a retry
+        resumes there). The progress and log lines queued before it are posted first."""
+        flush(EVENT_ORDER_FLUSH_SECONDS)
         self.send(name, data)
 
     def acquire(self, bucket: str, tokens: int = 1, max_wait: float = 600.0) -> float:
@@ -63,7 +81,19 @@ class Reporter:
         return waited
 
     def send(self, event_type: str, data: dict) -> bool:
+        """Post one event now and wait for the answer; True when the portal took it."""
         return self._post({"type": event_type, "data": data}) is not None
+
+    def send_later(self, event_type: str, data: dict) -> None:
+        """Queue one event for this process's background sender (events keep their order)."""
+        if self.callback_url and self.callback_key:
+            _sender().put(self, {"type": event_type, "data": data})
+
+    def _deliver(self, event_type: str, data: dict) -> None:
+        if _background_pid == os.getpid():
+            self.send_later(event_type, data)
+        else:
+            self.send(event_type, data)
 
     def _post(self, event: dict) -> dict | None:
         if not (self.callback_url and self.callback_key):
@@ -90,3 +120,72 @@ class Reporter:
 
 def reporter_from_payload(payload: dict) -> Reporter:
     return Reporter(payload.get("callback_url"), payload.get("callback_key"))
+
+
+class _Sender:
+    """One daemon thread per process that posts queued events one after another."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._loop, name="portal-callbacks", daemon=True)
+        self.thread.start()
+
+    def put(self, reporter: Reporter, event: dict) -> None:
+        self.queue.put((reporter, event))
+
+    def _loop(self) -> None:
+        while True:
+            reporter, item = self.queue.get()
+            if reporter is None:
+                item.set()  # a flush marker: everything queued before it has been handled
+            else:
+                try:
+                    reporter._post(item)
+                except Exception:  # noqa: BLE001 - e.g. data that is not JSON: drop it, keep sending
+                    logger.exception("callback %s could not be sent", item.get("type"))
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every event queued so far was posted (or failed); False after `timeout`."""
+        marker = threading.Event()
+        self.queue.put((None, marker))
+        return marker.wait(timeout)
+
+
+_senders: dict[int, _Sender] = {}
+_senders_lock = threading.Lock()
+
+
+def _sender() -> _Sender:
+    # Keyed by pid: a forked child (jobs.isolation) inherits the dict but not the thread.
+    pid = os.getpid()
+    with _senders_lock:
+        sender = _senders.get(pid)
+        if sender is None:
+            sender = _senders[pid] = _Sender()
+        return sender
+
+
+def _forget_senders_after_fork() -> None:
+    global _senders_lock
+    _senders.clear()
+    _senders_lock = threading.Lock()  # it may have been held by another thread at fork time
+
+
+os.register_at_fork(after_in_child=_forget_senders_after_fork)
+
+
+_background_pid: int | None = None
+
+
+def post_in_background() -> None:
+    """From now on this process queues progress and log lines instead of posting them at once.
+
+    Only for a process whose owner calls `flush()` before the process ends (jobs.runtime)."""
+    global _background_pid
+    _background_pid = os.getpid()
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """Post everything this process queued; True when nothing is left (or nothing was queued)."""
+    sender = _senders.get(os.getpid())
+    return True if sender is None else sender.flush(timeout)

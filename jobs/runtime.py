@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import time
 
+from jobs import reporting
 from jobs.isolation import run_isolated
 from jobs.reporting import reporter_from_payload
 from portal.compute_functions import get_function
+
+# At most this long for a handler's queued progress and log events once it has returned
+# (a portal that does not answer costs each event the Reporter's own timeout).
+EVENT_FLUSH_SECONDS = 15.0
 
 
 def run_function(name: str, payload: dict) -> dict:
@@ -20,14 +25,30 @@ def run_function(name: str, payload: dict) -> dict:
     or a segfault fails the call and never the worker running it. Its
     exceptions come back as CoreError and friends, with their `error_type`,
     after the portal is told the attempt is over so that the poller collects
-    it without waiting for its next sweep.
+    it without waiting for its next sweep. That notice is posted in the
+    background: the result is handed back at once, and whoever collects it
+    waits briefly for it (jobs.services.collect_finished_call).
     """
     function = get_function(name)
     handler = function.load_handler()
     reporter = reporter_from_payload(payload)
     started = time.monotonic()
     try:
-        output = run_isolated(handler, payload, function.timeout)
+        output = run_isolated(_posting_events_before_return(handler), payload, function.timeout)
     finally:
-        reporter.send("finished", {"seconds": round(time.monotonic() - started, 3)})
+        reporter.send_later("finished", {"seconds": round(time.monotonic() - started, 3)})
     return {"output": output, "compute_seconds": round(time.monotonic() - started, 3)}
+
+
+def _posting_events_before_return(handler):
+    """The handler, then a wait until the events it queued are posted: the forked child that
+    runs it exits right after, and its background sender with it."""
+
+    def run(**kwargs):
+        reporting.post_in_background()
+        try:
+            return handler(**kwargs)
+        finally:
+            reporting.flush(EVENT_FLUSH_SECONDS)
+
+    return run

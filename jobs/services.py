@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -83,13 +83,32 @@ def _dispatch_batch(job_ids) -> int:
             to_save.append(attempt)
         except SpawnError as exc:
             failed.append((attempt, exc))
-    JobAttempt.objects.bulk_update(to_save, ["call_id", "processor", "fell_back"], batch_size=2000)
+    _save_submissions(to_save)
     fallen_back = [a for a in to_save if a.fell_back]
     for attempt in fallen_back:
         ComputeJob.objects.filter(pk=attempt.job_id).update(processor=Processor.CELERY)
     for attempt, exc in failed:
         complete_attempt(attempt.pk, CallOutcome.failed("spawn_failed", f"Could not start the job: {exc}"))
     return len(to_save)
+
+
+def _save_submissions(attempts: list[JobAttempt]) -> None:
+    """Store each attempt's call id in one UPDATE ... FROM (VALUES ...) per 1,000 attempts.
+
+    Django's bulk_update builds a CASE per field and row in Python: a quarter of a
+    21,000-job dispatch.
+    """
+    table = JobAttempt._meta.db_table
+    for start in range(0, len(attempts), 1000):
+        batch = attempts[start : start + 1000]
+        rows = ", ".join(["(%s::bigint, %s, %s, %s::boolean)"] * len(batch))
+        params = [value for a in batch for value in (a.pk, a.call_id, a.processor, a.fell_back)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET call_id = v.call_id, processor = v.processor, fell_back = v.fell_back "
+                f"FROM (VALUES {rows}) AS v(id, call_id, processor, fell_back) WHERE a.id = v.id",
+                params,
+            )
 
 
 def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
@@ -125,10 +144,22 @@ def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
                     submitted_at=now,
                 )
             )
-        ComputeJob.objects.bulk_update(
-            jobs, ["processor", "status", "attempt_count", "dispatched_at", "progress_done", "deadline_at"], batch_size=2000
-        )
+        _mark_dispatched(jobs, now)
         return JobAttempt.objects.bulk_create(attempts, batch_size=2000)
+
+
+def _mark_dispatched(jobs: list[ComputeJob], now) -> None:
+    """One UPDATE per (processor, deadline) group: the jobs of a batch share nearly everything,
+    and Django's bulk_update (a CASE per field and row) was half of a 21,000-job dispatch."""
+    groups: dict[tuple, list] = {}
+    for job in jobs:
+        groups.setdefault((job.processor, job.deadline_at), []).append(job.pk)
+    for (processor, deadline_at), pks in groups.items():
+        # The rows are locked by this transaction, so attempt_count + 1 is what each job holds.
+        ComputeJob.objects.filter(pk__in=pks).update(
+            processor=processor, status=JobStatus.DISPATCHED, attempt_count=F("attempt_count") + 1,
+            dispatched_at=now, progress_done=0, deadline_at=deadline_at,
+        )
 
 
 def _deadline_seconds(kind, function) -> int:

@@ -87,7 +87,7 @@ class FunctionCall:
         if index != 0:
             raise exception.InvalidError("A spawned call has a single output: only index=0 is valid")
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.02
+        pause = 0.01  # grows to poll_seconds: a result that lands soon is seen within a few ms
         while True:
             outcome = call_outcome(self.object_id)
             if outcome is None:
@@ -99,7 +99,7 @@ class FunctionCall:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError()  # the built-in class, exactly as modal's poll_function raises it
-            pause = min(pause * 2, conf.poll_seconds())
+            pause = min(pause * 1.5, conf.poll_seconds())
             time.sleep(pause if remaining is None else max(0.0, min(pause, remaining)))
 
     def cancel(self, terminate_containers: bool = False):

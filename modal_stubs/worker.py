@@ -48,6 +48,52 @@ class Container:
         return self.call is not None
 
 
+class NewCallListener:
+    """A database connection of its own that LISTENs for spawns (see services.spawn_call).
+
+    Its socket joins the container pipes the loop waits on, so a queued call wakes an idle
+    worker at once. Notices are only a wake-up: the loop still claims from the table, and
+    still polls every poll_seconds (retries that come due, a lost notice, a broken listener).
+    """
+
+    def __init__(self):
+        self.conn = None
+
+    def open(self) -> None:
+        import psycopg
+
+        try:
+            self.conn = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+            self.conn.execute(f"LISTEN {services.NEW_CALLS_CHANNEL}")
+        except Exception:  # noqa: BLE001 - polling alone still works
+            logger.warning("could not LISTEN for new calls; polling every %.2f s", conf.poll_seconds(), exc_info=True)
+            self.close()
+
+    def waitables(self) -> list:
+        return [self.conn.fileno()] if self.conn is not None else []
+
+    def drain(self) -> None:
+        """Read the notices that arrived (their content does not matter: the table does)."""
+        if self.conn is None:
+            return
+        try:
+            pgconn = self.conn.pgconn
+            pgconn.consume_input()
+            while pgconn.notifies() is not None:
+                pass
+        except Exception:  # noqa: BLE001 - a broken listener: reopen it on the next tick
+            logger.warning("the new-call listener broke; reopening it", exc_info=True)
+            self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.conn = None
+
+
 class StubWorker:
     def __init__(self, app_name: str | None = None, containers: int | None = None, once: bool = False):
         self.app_name = app_name or conf.app_name()
@@ -61,6 +107,7 @@ class StubWorker:
         self._rotation = 0
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
+        self.listener = NewCallListener()
 
     # --- the loop -----------------------------------------------------------
 
@@ -86,6 +133,9 @@ class StubWorker:
         self.stopping = True
 
     def tick(self) -> None:
+        if self.listener.conn is None and not self.stopping:
+            self.listener.open()
+        self.listener.drain()  # before claiming: a notice of a call claimed now is spent
         self.housekeeping()
         self.claim_and_assign()
         self.wait_for_messages(conf.poll_seconds())  # returns as soon as a container reports
@@ -149,10 +199,12 @@ class StubWorker:
     # --- messages from containers -----------------------------------------
 
     def wait_for_messages(self, timeout: float) -> None:
-        if not self.containers:
+        """Until a container reports, a call is spawned (NOTIFY), or `timeout` passes."""
+        waitables = [c.conn for c in self.containers] + [c.process.sentinel for c in self.containers]
+        waitables += self.listener.waitables()
+        if not waitables:
             time.sleep(timeout)
             return
-        waitables = [c.conn for c in self.containers] + [c.process.sentinel for c in self.containers]
         wait(waitables, timeout=timeout)
         for container in list(self.containers):
             self._drain(container)
@@ -314,6 +366,7 @@ class StubWorker:
             logger.info("housekeeping: %d abandoned calls recovered, %d results expired, %d old calls forgotten", recovered, expired, deleted)
 
     def shutdown(self) -> None:
+        self.listener.close()
         held = [c.call.object_id for c in self.containers if c.call is not None]
         for container in list(self.containers):
             self.kill(container)

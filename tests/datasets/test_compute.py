@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from datasets import compute
+from jobs import reporting
 from jobs.isolation import BadInput
 from jobs.reporting import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.datasets.files import ELF_BYTES, make_docx, make_html, make_markdown, make_pdf
@@ -152,6 +153,7 @@ def test_handler_uploads_the_full_result_and_returns_a_compact_one(portal):
     artifact = json.loads(portal.artifacts["/artifact/x.json"])
     assert "Mallard ducks" in artifact["markdown"]
     assert [len(c["embedding"]) for c in artifact["chunks"]] == [384, 384]
+    reporting.flush()  # progress is posted in the background (jobs.runtime flushes after a handler)
     progress = [(e["data"]["done"], e["data"]["total"]) for e in portal.events if e["type"] == "progress"]
     assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
 

@@ -209,3 +209,14 @@ def test_calls_of_a_worker_that_vanished_are_recovered():
     assert services.recover_abandoned_calls({"stub-flaky": 0}, lease_seconds=60) == 1  # no retries left
     with pytest.raises(CoreCrashed, match="stopped responding"):
         call.get(timeout=0)
+
+
+def test_a_spawn_wakes_an_idle_worker_without_waiting_for_its_poll(start_stub_app):
+    # A poll of 30 s: only the NOTIFY sent with the spawn can start these calls promptly.
+    app = start_stub_app(MODAL_STUB_POLL_SECONDS="30", MODAL_STUB_HOUSEKEEPING_SECONDS="30")
+    warm = result_of(app.function("stub-echo").spawn(n=0), timeout=20)  # boots the container
+    time.sleep(0.5)  # the worker is idle again, waiting on its 30 s poll
+    started = time.monotonic()
+    second = result_of(app.function("stub-echo").spawn(n=1), timeout=20)
+    assert time.monotonic() - started < 3
+    assert second["output"]["container_pid"] == warm["output"]["container_pid"]
