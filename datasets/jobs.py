@@ -4,7 +4,7 @@ import json
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from credits.services import InsufficientCredits, deduct, price_for, refund
+from credits.services import InsufficientCredits, charge_run, price_for, refund_run
 from datasets import conf
 from datasets.compute import memory_for_size
 from datasets.models import Chunk, Document
@@ -142,15 +142,9 @@ def on_failure(job) -> None:
     """Failed or cancelled, wherever and however: keep the reason and refund the run, once."""
     document = Document.objects.select_for_update(of=("self",)).select_related("owner").get(job=job)
     document.error = job.error_message or job.error_type or "Processing failed"
-    if document.credits_held > 0:
-        refund(
-            document.owner,
-            document.credits_held,
-            key=f"document:{document.pk}:refund:{document.credit_charges}",
-            description=f"Refund: {document.original_filename} {job.status}: {document.error}"[:500],
-            reference=f"dataset:{document.dataset_id}",
-        )
-        document.credits_held = 0
+    refund_run(document, key_prefix=f"document:{document.pk}",
+               description=f"Refund: {document.original_filename} {job.status}: {document.error}",
+               reference=f"dataset:{document.dataset_id}")
     document.save(update_fields=["error", "credits_held"])
 
 
@@ -158,21 +152,13 @@ def on_retry(job) -> None:
     """Charge the new run; a balance that cannot cover it refuses the retry (the engine rolls back)."""
     document = Document.objects.select_for_update(of=("self",)).select_related("owner").get(job=job)
     document.error = ""
-    unit = price_for("document")
-    if document.credits_held == 0 and unit > 0:  # a run not refunded is still paid for
-        document.credit_charges += 1
+    if document.credits_held == 0:  # a run not refunded is still paid for
         try:
-            deduct(
-                document.owner,
-                unit,
-                key=f"document:{document.pk}:charge:{document.credit_charges}",
-                description=f"Retry of {document.original_filename}"[:500],
-                reference=f"dataset:{document.dataset_id}",
-                what=f"Retrying '{document.original_filename}'",
-            )
+            charge_run(document, price_for("document"), key_prefix=f"document:{document.pk}",
+                       description=f"Retry of {document.original_filename}", reference=f"dataset:{document.dataset_id}",
+                       what=f"Retrying '{document.original_filename}'")
         except InsufficientCredits as exc:
             raise RetryNotPaid(str(exc)) from None
-        document.credits_held = unit
     document.save(update_fields=["error", "credit_charges", "credits_held"])
 
 

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
+from credits.models import ChargedRun
+
 from datasets.compute import EMBEDDING_DIMENSIONS
 
 
@@ -27,7 +29,7 @@ def document_upload_path(document, filename):
     return f"documents/{document.owner_id}/{document.dataset_id}/{document.storage_prefix}-{filename}"
 
 
-class Document(models.Model):
+class Document(ChargedRun):
     """One uploaded file. Its status is its job's status (job.status); failures carry a reason."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="documents")
@@ -46,13 +48,8 @@ class Document(models.Model):
     job = models.OneToOneField(
         "jobs.ComputeJob", null=True, blank=True, on_delete=models.PROTECT, related_name="document"
     )
-    # Credits: the upload charges every document once (in the batch's one ledger row), each
-    # retry charges it again; a run that ends failed or cancelled is refunded once, under a key
-    # numbered by the charge, so the ledger's unique keys make a repeated refund harmless.
-    credit_charges = models.PositiveIntegerField(default=0, help_text="How many runs have been charged")
-    credits_held = models.PositiveIntegerField(
-        default=0, help_text="Credits charged for the current run and not refunded"
-    )
+    # Credits (ChargedRun): the upload charges every document once, in the batch's one ledger
+    # row; each retry charges it again; a run that ends failed or cancelled is refunded once.
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='document',
             name='credits_held',
-            field=models.PositiveIntegerField(default=0, help_text='Credits charged for the current run and not refunded'),
+            field=models.PositiveIntegerField(default=0, help_text='Credits charged for the current run, not refunded'),
         ),
     ]
