@@ -48,3 +48,51 @@ def counted_writes():
 
     with connection.execute_wrapper(wrapper):
         yield counts
+
+
+# --- running the portal's processes for a benchmark --------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_process(argv: list[str], log_name: str):
+    """A portal process (web, worker) in its own process group, logging to var/<log_name>."""
+    import subprocess
+
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / log_name, "ab")
+    return subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def stop_process(process) -> None:
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
