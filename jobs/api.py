@@ -3,7 +3,7 @@ from typing import Optional
 from uuid import UUID
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from jobs import selectors, services
 from jobs.models import ComputeJob
@@ -74,7 +74,7 @@ def retry(request, job_id: UUID):
     try:
         services.retry_job(job, actor=request.auth)
     except services.JobStateError as exc:
-        return 409, {"detail": str(exc)}
+        return Status(409, {"detail": str(exc)})
     return _own_job(request, job_id)
 
 
@@ -82,5 +82,5 @@ def retry(request, job_id: UUID):
 def cancel(request, job_id: UUID):
     job = _own_job(request, job_id)
     if not services.cancel_job(job, actor=request.auth, reason=f"Cancelled by {request.auth}"):
-        return 409, {"detail": f"The job has already ended ({job.status})."}
+        return Status(409, {"detail": f"The job has already ended ({job.status})."})
     return _own_job(request, job_id)
