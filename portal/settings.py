@@ -204,9 +204,9 @@ JOB_CALLBACK_MAX_AGE_SECONDS = env_int("JOB_CALLBACK_MAX_AGE_SECONDS", 24 * 3600
 JOB_POLL_BATCH_SIZE = env_int("JOB_POLL_BATCH_SIZE", 500)
 JOB_DISPATCH_BATCH_SIZE = env_int("JOB_DISPATCH_BATCH_SIZE", 500)
 JOB_DEFAULT_DEADLINE_SECONDS = env_int("JOB_DEFAULT_DEADLINE_SECONDS", 3600)
-# get() calls in flight at once per poller tick: Modal's round trips overlap well; the
-# stub's are local database reads that gain nothing from threads.
-JOB_POLL_CONCURRENCY = env_int("JOB_POLL_CONCURRENCY", 16 if MODAL_BACKEND == "modal" else 1)
+# get() calls in flight at once per poller tick: each is a round trip (to Modal, or to the
+# stub's database), so a few threads overlap their waits.
+JOB_POLL_CONCURRENCY = env_int("JOB_POLL_CONCURRENCY", 16 if MODAL_BACKEND == "modal" else 4)
 # How long a collect task waits for the result of a call whose function reported it finished.
 JOB_COLLECT_WAIT_SECONDS = env_float("JOB_COLLECT_WAIT_SECONDS", 10.0)
 ARTIFACT_URL_MAX_AGE_SECONDS = env_int("ARTIFACT_URL_MAX_AGE_SECONDS", 24 * 3600)
