@@ -9,7 +9,6 @@ from datasets import conf
 from datasets.compute import memory_for_size
 from datasets.models import Chunk, Document
 from jobs.artifacts import download_url, upload_url
-from jobs.models import JobStatus
 from jobs.registry import JobKind, register_kind
 from jobs.services import JobStateError
 
@@ -24,41 +23,9 @@ class RetryNotPaid(JobStateError):
     transaction rolls back and the jobs API (409) and admin treat it as "cannot retry now"."""
 
 
-_DOCUMENT_FIELDS = ("pk", "owner_id", "dataset_id", "file", "filename", "size")
-_PREFETCH = 2000
-_MAX_REMEMBERED = 50_000
-# job id -> its document's immutable fields, loaded ahead for the jobs dispatched next.
-_prefetched: dict = {}
-
-
 def _document_of(job) -> Document:
-    """The job's document, for its function choice and then its payload.
-
-    Dispatch asks about 21,000 jobs one at a time; a query each was a third of the dispatch
-    time. The jobs dispatched together are nearly always documents of one upload, so a miss
-    also loads that dataset's other waiting documents, and the next jobs find theirs here.
-    The fields read (file name, size, owner) never change after upload, so a stale entry
-    cannot be wrong; entries are dropped when used.
-    """
-    document = getattr(job, "_dataset_document", None)
-    if document is None:
-        document = _prefetched.pop(job.pk, None) or _load_with_neighbours(job)
-        job._dataset_document = document
-    return document
-
-
-def _load_with_neighbours(job) -> Document:
-    document = Document.objects.only(*_DOCUMENT_FIELDS).get(job=job)
-    waiting = (
-        Document.objects.only(*_DOCUMENT_FIELDS, "job_id")
-        .filter(dataset_id=document.dataset_id, job__status=JobStatus.PENDING)
-        .exclude(pk=document.pk)
-        .order_by("pk")[:_PREFETCH]
-    )
-    if len(_prefetched) > _MAX_REMEMBERED:
-        _prefetched.clear()
-    _prefetched.update((neighbour.job_id, neighbour) for neighbour in waiting)
-    return document
+    """The job's document. Dispatch prefetches it for a whole batch (JobKind.prefetch)."""
+    return job.document
 
 
 def function_for(job) -> str:
@@ -172,5 +139,6 @@ def register() -> None:
             ingest=ingest,
             on_failure=on_failure,
             on_retry=on_retry,
+            prefetch=("document",),
         )
     )

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -119,6 +119,7 @@ def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
         )
         if not jobs:
             return []
+        _prefetch_for_payloads(jobs)
         policies = {}
         budget_exhausted = {}
         attempts = []
@@ -160,6 +161,16 @@ def _mark_dispatched(jobs: list[ComputeJob], now) -> None:
             processor=processor, status=JobStatus.DISPATCHED, attempt_count=F("attempt_count") + 1,
             dispatched_at=now, progress_done=0, deadline_at=deadline_at,
         )
+
+
+def _prefetch_for_payloads(jobs: list[ComputeJob]) -> None:
+    by_kind: dict[str, list[ComputeJob]] = {}
+    for job in jobs:
+        by_kind.setdefault(job.kind, []).append(job)
+    for kind_name, kind_jobs in by_kind.items():
+        prefetch = get_kind(kind_name).prefetch
+        if prefetch:
+            prefetch_related_objects(kind_jobs, *prefetch)
 
 
 def _deadline_seconds(kind, function) -> int:

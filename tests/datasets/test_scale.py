@@ -12,7 +12,8 @@ from datasets import compute, selectors, services
 from datasets.jobs import build_payload, checkpoint_name, function_for
 from datasets.models import Document
 from jobs.callbacks import callback_key, callback_url
-from jobs.models import JobAttempt, JobStatus, Processor
+from jobs.models import ComputeJob, JobAttempt, JobStatus, Processor
+from jobs.registry import get_kind
 from jobs.reporting import Reporter
 from portal.compute_functions import get_function
 from tests.datasets.openai_server import FakeOpenAIServer
@@ -50,19 +51,20 @@ def test_large_files_get_the_8_gib_function(user, dataset):
 
 @pytest.mark.django_db
 def test_dispatch_reads_the_documents_of_a_batch_together(user, dataset):
+    from django.db.models import prefetch_related_objects
+
     documents = services.upload_documents(user, dataset, [(f"{i}.md", b"# A\n\na") for i in range(5)]).accepted
-    jobs = [document.job for document in documents]
+    jobs = list(ComputeJob.objects.filter(pk__in=[d.job_id for d in documents]).order_by("created_at", "pk"))
     for job in jobs:
         job.attempt_count = 1
     with CaptureQueriesContext(connection) as queries:
-        function_for(jobs[0])
-        payload = build_payload(jobs[0])
-    assert len(queries) == 2  # its document, and the dataset's other waiting documents
+        prefetch_related_objects(jobs, *get_kind("document").prefetch)  # as the dispatcher does per batch
+    assert len(queries) == 1
     with CaptureQueriesContext(connection) as queries:
-        payloads = [build_payload(job) for job in jobs[1:] if function_for(job)]
+        payloads = [build_payload(job) for job in jobs if function_for(job)]
     assert len(queries) == 0
-    assert [p["filename"] for p in payloads] == ["1.md", "2.md", "3.md", "4.md"]
-    assert payload["checkpoint_upload_url"] and payload["checkpoint_url"] is None  # a first attempt
+    assert sorted(p["filename"] for p in payloads) == ["0.md", "1.md", "2.md", "3.md", "4.md"]
+    assert payloads[0]["checkpoint_upload_url"] and payloads[0]["checkpoint_url"] is None  # a first attempt
     jobs[0].attempt_count = 2
     assert build_payload(jobs[0])["checkpoint_url"]  # a retry looks for the checkpoint
 
