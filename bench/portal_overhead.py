@@ -15,20 +15,10 @@ portal / mean(direct) (target >= 0.85). The bench's stub worker serves an app of
 """
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from _common import bench_user, free_port, setup_django, start_process, stop_process, wait_for_port
 
 PORT = free_port()
 os.environ["PORTAL_BASE_URL"] = f"http://127.0.0.1:{PORT}"
@@ -36,38 +26,7 @@ os.environ["PORTAL_BASE_URL"] = f"http://127.0.0.1:{PORT}"
 # hold queued calls of other apps), and no other stub worker takes the bench's calls.
 os.environ["MODAL_APP_NAME"] = os.environ["MODAL_STUB_DEPLOYED_APP"] = f"bench-portal-overhead-{os.getpid()}"
 
-from _common import bench_user, setup_django  # noqa: E402
 from _documents import benchmark_files, direct_rate  # noqa: E402  (takes bench/ off sys.path)
-
-
-def start(argv, log_name):
-    log = open(ROOT / "var" / log_name, "ab")
-    return subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def stop(process) -> None:
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def through_portal(owner, files, label: str) -> tuple[float, float, dict]:
@@ -112,10 +71,9 @@ def main():
     print(f"direct core ({args.containers} workers), before: {direct_before:.1f} docs/min")
     previous = policy_for("document").modal_percentage
     change_policy(policy_for("document"), {"modal_percentage": 100}, reason="bench/portal_overhead.py")
-    (ROOT / "var").mkdir(exist_ok=True)
-    web = start([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{PORT}", "--threads=8",
+    web = start_process([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{PORT}", "--threads=8",
                  "portal.wsgi:application"], "bench-portal-web.log")
-    worker = start([sys.executable, "manage.py", "modal_stub_worker", "--containers", str(args.containers)],
+    worker = start_process([sys.executable, "manage.py", "modal_stub_worker", "--containers", str(args.containers)],
                    "bench-portal-stub.log")
     try:
         wait_for_port(PORT)
@@ -123,8 +81,8 @@ def main():
         through_portal(owner, warm, "warm-up")
         portal_rate, portal_seconds, statuses, handler_seconds = through_portal(owner, files, "timed")
     finally:
-        stop(worker)
-        stop(web)
+        stop_process(worker)
+        stop_process(web)
         change_policy(policy_for("document"), {"modal_percentage": previous}, reason="bench/portal_overhead.py done")
     print(f"through the portal (stub, {args.containers} containers): {len(files)} documents in {portal_seconds:.1f} s "
           f"-> {portal_rate:.1f} docs/min; job outcomes {statuses}")
