@@ -84,9 +84,9 @@ def _dispatch_batch(job_ids) -> int:
         except SpawnError as exc:
             failed.append((attempt, exc))
     _save_submissions(to_save)
-    fallen_back = [a for a in to_save if a.fell_back]
-    for attempt in fallen_back:
-        ComputeJob.objects.filter(pk=attempt.job_id).update(processor=Processor.CELERY)
+    fallen_back = [a.job_id for a in to_save if a.fell_back]
+    if fallen_back:
+        ComputeJob.objects.filter(pk__in=fallen_back).update(processor=Processor.CELERY)
     for attempt, exc in failed:
         complete_attempt(attempt.pk, CallOutcome.failed("spawn_failed", f"Could not start the job: {exc}"))
     return len(to_save)
