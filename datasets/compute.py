@@ -19,7 +19,7 @@ import unicodedata
 import zipfile
 from pathlib import PurePosixPath
 
-from jobs.isolation import BadInput, run_isolated
+from jobs.isolation import BadInput, time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -602,23 +602,17 @@ def _download_and_parse(source_url: str, filename: str, params: dict, seconds: d
     mark = time.monotonic()
     data = download(source_url)
     seconds["download"] = _since(mark)
-    # Docling imported and its converter built before the parse child is forked (a no-op when
-    # datasets.handler already warmed this process up), so the child does not import it again.
-    _converter(params["artifacts_path"])
-
-    # Validation is cheap and runs here; jobs.runtime already runs this whole handler in a child
-    # under the function's timeout. Docling, which can hang for minutes, gets a child of its own.
+    # Validation is cheap. The whole handler already runs in a forked child under the function's
+    # timeout (jobs.runtime); Docling, which can hang for minutes on some files, gets a shorter
+    # limit of its own inside it.
     mark = time.monotonic()
     fmt = validate_document(data, filename, max_bytes=params["max_bytes"], max_pages=params["max_pages"])
     seconds["validate"] = _since(mark)
     report(1, f"validated ({fmt})")
 
     mark = time.monotonic()
-    parsed = run_isolated(
-        parse_document,
-        {"data": data, "filename": filename, "fmt": fmt, "artifacts_path": params["artifacts_path"]},
-        timeout=params["parse_timeout"],
-    )
+    with time_limit(params["parse_timeout"], what="Parsing"):
+        parsed = parse_document(data, filename, fmt, artifacts_path=params["artifacts_path"])
     seconds["parse"] = _since(mark)
     report(2, f"parsed {parsed['page_count']} pages" if parsed["page_count"] else "parsed")
     return parsed

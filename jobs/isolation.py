@@ -12,14 +12,17 @@ Framework-free: imported inside Modal containers too.
 """
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
 import signal
 import sys
+import threading
 import time
 import traceback
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 
 class CoreError(Exception):
@@ -78,6 +81,9 @@ def _reset_torch_threads() -> None:
 def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
     """Call func(**kwargs) in a forked child; raise CoreTimeout / CoreCrashed / CoreError."""
     read_fd, write_fd = os.pipe()
+    # The child's garbage collector leaves the parent's objects alone: a collection that walked
+    # them would write to every page of the warm parent's heap and copy it (copy-on-write).
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # the child: never returns, never runs the parent's atexit handlers
         os.close(read_fd)
@@ -85,6 +91,7 @@ def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
             _run_child(write_fd, func, kwargs)
         finally:
             os._exit(0)
+    gc.unfreeze()
     os.close(write_fd)
     try:
         data = _read_until(read_fd, time.monotonic() + timeout, timeout)
@@ -103,6 +110,44 @@ def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
     if error_type == BadInput.error_type:
         raise BadInput(message)
     raise CoreError(message, error_type=error_type)
+
+
+class _TimeLimitReached(BaseException):
+    """Raised by time_limit's alarm; a BaseException so that a library's `except Exception` lets it by."""
+
+
+@contextmanager
+def time_limit(seconds: float, what: str = "This step") -> Iterator[None]:
+    """Raise CoreTimeout when the block runs longer than `seconds`.
+
+    For a step inside a core that already runs under run_isolated's hard timeout: a
+    forked child per step would cost every call another fork, copy-on-write faults and
+    cold caches. The alarm stops Python code; a library stuck inside C code for longer
+    is stopped by the hard timeout around it. Signals only reach the main thread, so
+    elsewhere the block runs without this limit.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state = {"active": True, "fired": False}
+
+    def on_alarm(signum, frame):
+        state["fired"] = True
+        if state["active"]:
+            raise _TimeLimitReached
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeLimitReached:
+        pass
+    finally:
+        state["active"] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    if state["fired"]:  # also when the library caught the interruption and carried on
+        raise CoreTimeout(f"{what} stopped after reaching its time limit of {seconds:g} s")
 
 
 def _read_until(fd: int, deadline: float, timeout: float) -> bytes:

@@ -3,12 +3,16 @@
     python portal/demo/generate.py
 
 Everything is written from scratch here (no outside files): Markdown and HTML as
-text, the PDF as hand-assembled PDF 1.4 bytes with real text objects, the DOCX
-with python-docx (installed with Docling).
+text, the PDF with datasets.samples.make_pdf (hand-assembled PDF 1.4 with real text
+objects), the DOCX with python-docx (installed with Docling).
 """
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from datasets.samples import make_pdf  # noqa: E402
 
 MARKDOWN = """# Heat pump maintenance guide
 
@@ -82,42 +86,6 @@ DOCX_PARAGRAPHS = [
 ]
 
 
-def pdf_bytes(pages: list[list[str]]) -> bytes:
-    """A small PDF with one Helvetica text block per page, xref offsets computed exactly."""
-    objects: list[bytes] = []
-    page_ids = [3 + 2 * index for index in range(len(pages))]
-    font_id = 3 + 2 * len(pages)
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    kids = " ".join(f"{pid} 0 R" for pid in page_ids)
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    for index, lines in enumerate(pages):
-        content_id = page_ids[index] + 1
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
-        )
-        text = ["BT", "/F1 12 Tf", "16 TL", "72 720 Td"]
-        for line in lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            text.append(f"({escaped}) Tj T*")
-        text.append("ET")
-        stream = "\n".join(text).encode()
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
-    return bytes(out)
-
-
 def write_docx(path: Path) -> None:
     import docx
 
@@ -131,7 +99,7 @@ def write_docx(path: Path) -> None:
 def main() -> None:
     (HERE / "heat-pump-maintenance.md").write_text(MARKDOWN)
     (HERE / "solar-panel-cleaning.html").write_text(HTML)
-    (HERE / "wind-turbine-inspection.pdf").write_bytes(pdf_bytes(PDF_PAGES))
+    (HERE / "wind-turbine-inspection.pdf").write_bytes(make_pdf(PDF_PAGES, font_size=12, leading=16, left=72, top=720))
     write_docx(HERE / "battery-storage-safety.docx")
 
 

@@ -1,41 +1,10 @@
-"""Test inputs built in code: text PDFs, DOCX, HTML and Markdown (no files from ../shared)."""
+"""Test inputs built in code (no files from ../shared): the documents of datasets.samples, an
+encrypted PDF and an executable."""
 import io
 
+from datasets.samples import make_docx, make_html, make_markdown, make_pdf
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A valid PDF with one text line per entry, in Helvetica, one list per page."""
-    objects: list[bytes] = []
-    page_count = len(pages)
-    font_id = 3 + 2 * page_count
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(page_count))
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {page_count} >>".encode())
-    for i, lines in enumerate(pages):
-        content_id = 4 + 2 * i
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
-        )
-        stream = "BT /F1 11 Tf 14 TL 50 740 Td " + " ".join(f"({_escape(line)}) Tj T*" for line in lines) + " ET"
-        data = stream.encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+__all__ = ["ELF_BYTES", "encrypt_pdf", "make_docx", "make_html", "make_markdown", "make_pdf"]
 
 
 def encrypt_pdf(data: bytes, password: str = "secret") -> bytes:
@@ -46,27 +15,6 @@ def encrypt_pdf(data: bytes, password: str = "secret") -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
-
-
-def make_docx(title: str, paragraphs: list[str]) -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_heading(title, level=1)
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
-def make_html(title: str, paragraphs: list[str]) -> bytes:
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>".encode()
-
-
-def make_markdown(title: str, paragraphs: list[str]) -> bytes:
-    return ("# " + title + "\n\n" + "\n\n".join(paragraphs) + "\n").encode()
 
 
 ELF_BYTES = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200

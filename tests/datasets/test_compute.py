@@ -189,6 +189,10 @@ def test_the_declared_function_runs_warm_through_the_runtime(portal):
     assert (function.timeout, function.retries, function.memory, function.cpu) == (900, 1, 4096, 2.0)
     function.load_handler()  # imports datasets.handler: Docling and MiniLM loaded in this process
     assert compute._local_model is not None and compute._converters
+    # The warm-up parsed a sample of every format: the PDF pipeline and the one for DOCX, HTML and
+    # Markdown are built here, in the parent, not again in every forked call.
+    pipelines = {type(pipeline).__name__ for pipeline in compute._converter(None).initialized_pipelines.values()}
+    assert {"NativePdfPipeline", "SimplePipeline"} <= pipelines
     envelope = run_function("process_document", {"source_url": f"{portal.url}/files/ducks.pdf", "filename": "ducks.pdf",
                                                   "params": {"cpu_threads": 1}})
     assert envelope["output"]["chunk_count"] == 2 and envelope["compute_seconds"] > 0
