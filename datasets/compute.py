@@ -20,6 +20,9 @@ import zipfile
 from pathlib import PurePosixPath
 
 from jobs.isolation import BadInput, time_limit
+from jobs.reporting import Reporter
+# At import, not at first use: every call runs in a fresh forked child, which would import it again.
+from jobs.transfer import download, upload
 
 logger = logging.getLogger(__name__)
 
@@ -533,8 +536,6 @@ def process_document(
     as soon as it is done; a retry that brings checkpoint_url skips download,
     validation and parsing ("parse_skipped": true in the result).
     """
-    from jobs.reporting import Reporter
-    from jobs.transfer import upload
 
     params = {**DEFAULT_PARAMS, **(params or {})}
     seconds: dict[str, float] = {"report": 0.0}
@@ -597,7 +598,6 @@ def process_document(
 
 
 def _download_and_parse(source_url: str, filename: str, params: dict, seconds: dict, report) -> dict:
-    from jobs.transfer import download
 
     mark = time.monotonic()
     data = download(source_url)
@@ -623,7 +623,6 @@ _CHECKPOINT_KEYS = ("format", "markdown", "pages", "page_count")
 
 def save_checkpoint(url: str, parsed: dict, max_bytes: int, callbacks) -> bool:
     """Store the parse result (gzipped JSON) unless it is over max_bytes; never fails the work."""
-    from jobs.transfer import upload
 
     body = gzip.compress(json.dumps({key: parsed[key] for key in _CHECKPOINT_KEYS}).encode(), compresslevel=5)
     if len(body) > max_bytes:
@@ -640,7 +639,6 @@ def save_checkpoint(url: str, parsed: dict, max_bytes: int, callbacks) -> bool:
 
 def load_checkpoint(url: str, callbacks) -> dict | None:
     """The parse result a previous attempt saved, or None (none saved, unreadable: parse again)."""
-    from jobs.transfer import download
 
     try:
         parsed = json.loads(gzip.decompress(download(url)))

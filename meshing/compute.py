@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 
 from jobs.isolation import BadInput, CoreCrashed, CoreError, CoreTimeout
+from jobs.reporting import Reporter
+# At import, not at first use: every call runs in a fresh forked child, which would import it again.
+from jobs.transfer import download, upload
 
 RUNNER = Path(__file__).with_name("gmsh_runner.py")
 
@@ -72,6 +75,10 @@ PREVIEW_SIZE_DIVISOR = 40
 INSPECT_TIMEOUT = 60
 PREVIEW_TIMEOUT = 120
 LOG_POLL_SECONDS = 0.5
+# The full mesh's Gmsh runs give way to previews (and to the portal's own processes) on a
+# machine they share - a Celery worker, the stub - so that the preview a user is waiting for
+# is not slowed down by a sweep that takes minutes. On Modal each call has CPUs of its own.
+SWEEP_NICENESS = 10
 LOG_LINES_PER_MESSAGE = 40
 
 
@@ -203,11 +210,12 @@ class _LogForwarder:
             self.reporter.log("\n".join(f"[{self.prefix}] {line}" for line in batch))
 
 
-def run_gmsh(task: str, request: dict, workdir: Path, name: str, timeout: float, reporter=None) -> dict:
-    """Run one Gmsh task in a fresh process; return its result or raise a CoreError."""
+def run_gmsh(task: str, request: dict, workdir: Path, name: str, timeout: float, reporter=None, niceness: int = 0) -> dict:
+    """Run one Gmsh task in a fresh process (at `niceness`); return its result or raise a CoreError."""
     request = {
         **request,
         "task": task,
+        "niceness": niceness,
         "log_path": str(workdir / f"{name}.log"),
         "stdout_path": str(workdir / f"{name}.stdout"),
         "parent_pid": os.getpid(),
@@ -246,10 +254,11 @@ def _describe_returncode(returncode: int) -> str:
     return f"exit code {returncode} without a result"
 
 
-def inspect_file(path: Path, file_format: str, workdir: Path, reporter=None) -> dict:
+def inspect_file(path: Path, file_format: str, workdir: Path, reporter=None, niceness: int = 0) -> dict:
     """Read the geometry once, in isolation: a crash here means the file is malformed."""
+    request = {"input_path": str(path), "format": file_format}
     try:
-        return run_gmsh("inspect", {"input_path": str(path), "format": file_format}, workdir, "inspect", INSPECT_TIMEOUT, reporter)
+        return run_gmsh("inspect", request, workdir, "inspect", INSPECT_TIMEOUT, reporter, niceness)
     except CoreCrashed as exc:
         raise BadInput(
             f"Gmsh crashed while reading the {file_format.upper()} file ({exc}): the file is malformed, "
@@ -344,7 +353,7 @@ def mesh_from_file(path: Path, params: dict | None, workdir: Path, reporter=None
     params = normalize_params(params)
     file_format = detect_format(path.read_bytes())
     started = time.monotonic()
-    geometry = inspect_file(path, file_format, workdir, reporter)
+    geometry = inspect_file(path, file_format, workdir, reporter, SWEEP_NICENESS)
     if geometry["volumes"] == 0 and file_format != "stl":
         raise BadInput(
             f"The {file_format.upper()} file has no solid volume ({geometry['surfaces']} surfaces only), "
@@ -392,7 +401,7 @@ def _sweep(path, file_format, params, size, strategies, workdir, reporter, start
         }
         run_started = time.monotonic()
         try:
-            figures = run_gmsh("mesh", request, workdir, _slug(strategy["name"]), timeout, reporter)
+            figures = run_gmsh("mesh", request, workdir, _slug(strategy["name"]), timeout, reporter, SWEEP_NICENESS)
         except CoreError as exc:
             tried.append({**entry, "status": exc.error_type, "reason": str(exc), "seconds": _since(run_started)})
             continue
@@ -472,15 +481,7 @@ def _slug(name: str) -> str:
 # --- compute function handlers ------------------------------------------------------------
 
 
-def _reporter(callback_url, callback_key):
-    from jobs.reporting import Reporter
-
-    return Reporter(callback_url, callback_key)
-
-
 def _fetch_input(source_url: str, filename: str, workdir: Path) -> Path:
-    from jobs.transfer import download
-
     suffix = Path(filename or "input").suffix.lower()[:8]
     path = workdir / f"input{suffix}"
     path.write_bytes(download(source_url))
@@ -490,8 +491,6 @@ def _fetch_input(source_url: str, filename: str, workdir: Path) -> Path:
 def _upload(upload_urls: dict | None, key: str, path: str, content_type: str) -> bool:
     if not upload_urls or not upload_urls.get(key):
         return False
-    from jobs.transfer import upload
-
     upload(upload_urls[key], Path(path).read_bytes(), content_type)
     return True
 
@@ -500,14 +499,15 @@ def generate_preview_mesh(
     *, source_url, filename="", params=None, callback_url=None, callback_key=None, attempt_id=None, upload_urls=None, **_
 ) -> dict:
     """Handler: surface preview of the file at source_url, uploaded to upload_urls['preview']."""
-    reporter = _reporter(callback_url, callback_key)
+    reporter = Reporter(callback_url, callback_key)
     with tempfile.TemporaryDirectory(prefix="preview-") as tmp:
         workdir = Path(tmp)
         path = _fetch_input(source_url, filename, workdir)
         reporter.log(f"Preview of {filename or 'input'} ({path.stat().st_size} bytes)")
         result = preview_from_file(path, params, workdir, reporter)
         result["uploaded"] = _upload(upload_urls, "preview", result.pop("preview_path"), "application/json")
-    reporter.log(f"Preview ready: {result['triangle_count']} triangles")
+    # No closing log line here: the portal writes one when it stores the result, and the
+    # call's result is handed back only once its queued log lines are posted.
     return result
 
 
@@ -515,7 +515,7 @@ def generate_mesh(
     *, source_url, filename="", params=None, callback_url=None, callback_key=None, attempt_id=None, upload_urls=None, **_
 ) -> dict:
     """Handler: best 3D mesh of the file at source_url; uploads msh, result and quality files."""
-    reporter = _reporter(callback_url, callback_key)
+    reporter = Reporter(callback_url, callback_key)
     with tempfile.TemporaryDirectory(prefix="mesh-") as tmp:
         workdir = Path(tmp)
         path = _fetch_input(source_url, filename, workdir)
@@ -530,6 +530,5 @@ def generate_mesh(
             )
             if _upload(upload_urls, key, result.pop(path_key), content_type)
         ]
-    reporter.log(f"Best strategy {result['strategy']}: {result['elements']} elements, score {result['score']}")
-    result["uploaded"] = uploaded
+    result["uploaded"] = uploaded  # the portal logs the outcome when it stores it
     return result

@@ -42,6 +42,8 @@ def main(request_path: str, response_path: str) -> int:
     with open(request_path) as handle:
         request = json.load(handle)
     _die_with_parent(request.get("parent_pid"))
+    if request.get("niceness"):
+        os.nice(request["niceness"])
     _send_output_to(request["stdout_path"])
     import gmsh  # after the redirect: its library may print while loading
 

@@ -14,6 +14,7 @@ MESH_KIND = JobKind(
     ingest=services.ingest_mesh,
     on_failure=services.record_mesh_failure,
     on_retry=services.prepare_mesh_retry,
+    prefetch=("mesh__cad_file",),
 )
 
 PREVIEW_KIND = JobKind(
@@ -23,6 +24,7 @@ PREVIEW_KIND = JobKind(
     build_payload=services.build_preview_payload,
     ingest=services.ingest_preview,
     on_failure=services.record_preview_failure,
+    prefetch=("mesh_preview__cad_file",),
 )
 
 

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from django.db import transaction
 
 from jobs.isolation import BadInput
-from jobs.models import ComputeJob, JobStatus
+from jobs.models import ComputeJob, JobLogLine, JobStatus
 from jobs.services import create_job, dispatch_jobs_later
 from meshing import conf
 from meshing.compute import detect_format, normalize_params
@@ -128,7 +128,7 @@ def artifact_names(mesh_job: MeshJob) -> dict[str, str]:
 def build_mesh_payload(job: ComputeJob) -> dict:
     from jobs.artifacts import download_url, upload_url
 
-    mesh_job = MeshJob.objects.select_related("cad_file").get(job=job)
+    mesh_job = job.mesh  # dispatch prefetches it with its file for a whole batch (JobKind.prefetch)
     names = artifact_names(mesh_job)
     return {
         "source_url": download_url(mesh_job.cad_file.file.name),
@@ -141,7 +141,7 @@ def build_mesh_payload(job: ComputeJob) -> dict:
 def build_preview_payload(job: ComputeJob) -> dict:
     from jobs.artifacts import download_url, upload_url
 
-    mesh_job = MeshJob.objects.select_related("cad_file").get(preview_job=job)
+    mesh_job = job.mesh_preview  # prefetched with its file, as above
     return {
         "source_url": download_url(mesh_job.cad_file.file.name),
         "filename": mesh_job.cad_file.original_name,
@@ -192,6 +192,9 @@ def ingest_mesh(job: ComputeJob, output: dict) -> None:
     if mesh_job.failure_reason:
         mesh_job.failure_reason = ""
         mesh_job.save(update_fields=["failure_reason"])
+    JobLogLine.objects.create(
+        job=job, message=f"Best strategy {output['strategy']}: {output['elements']} elements, score {output['score']}"
+    )
 
 
 def ingest_preview(job: ComputeJob, output: dict) -> None:
@@ -201,6 +204,7 @@ def ingest_preview(job: ComputeJob, output: dict) -> None:
     mesh_job.preview_file = artifact_names(mesh_job)["preview"]
     mesh_job.preview_figures = {k: v for k, v in output.items() if k != "uploaded"}
     mesh_job.save(update_fields=["preview_file", "preview_figures"])
+    JobLogLine.objects.create(job=job, message=f"Preview stored: {output['triangle_count']} triangles")
 
 
 def record_mesh_failure(job: ComputeJob) -> None:

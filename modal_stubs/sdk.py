@@ -87,7 +87,7 @@ class FunctionCall:
         if index != 0:
             raise exception.InvalidError("A spawned call has a single output: only index=0 is valid")
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.01  # grows to poll_seconds: a result that lands soon is seen within a few ms
+        pause = 0.002  # grows by half each time up to poll_seconds: a result that lands soon is seen within a few ms
         while True:
             outcome = call_outcome(self.object_id)
             if outcome is None:

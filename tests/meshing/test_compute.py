@@ -211,6 +211,38 @@ def test_strategy_past_the_time_budget_is_killed(parts, tmp_path):
         compute.mesh_from_file(parts["cube"], {"algorithm": "mmg3d", "time_budget": 1.5, "target_size": 0.6}, tmp_path)
 
 
+def _runner_niceness_while(run, workdir: Path) -> set[int]:
+    """The nice values seen on this run's Gmsh runner processes (found by their request files)."""
+    import time
+
+    seen: set[int] = set()
+    thread = threading.Thread(target=run)
+    thread.start()
+    while thread.is_alive():
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(workdir) in (entry / "cmdline").read_text():
+                    # /proc/<pid>/stat: the 19th field is the nice value (the name may hold spaces).
+                    seen.add(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[16]))
+            except (OSError, IndexError, ValueError):
+                pass
+        time.sleep(0.01)
+    thread.join()
+    return seen
+
+
+def test_the_sweep_gives_way_to_previews(parts, tmp_path):
+    """On a shared machine (Celery, the stub) a preview someone waits for outruns a long sweep."""
+    sweep_dir, preview_dir = tmp_path / "sweep", tmp_path / "preview"
+    sweep_dir.mkdir(), preview_dir.mkdir()
+    sweep = _runner_niceness_while(lambda: compute.mesh_from_file(parts["plate_with_hole"], SMALL, sweep_dir), sweep_dir)
+    preview = _runner_niceness_while(lambda: compute.preview_from_file(parts["plate_with_hole"], None, preview_dir),
+                                     preview_dir)
+
+    assert compute.SWEEP_NICENESS in sweep  # (a runner is seen at 0 for the moment before it lowers itself)
+    assert preview == {0}
+
+
 def test_gmsh_dies_with_a_killed_worker(parts, tmp_path):
     """A hard-killed caller (a Celery time limit, a lost container) leaves no Gmsh process behind."""
     import signal

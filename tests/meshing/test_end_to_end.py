@@ -81,6 +81,10 @@ def test_stub_and_celery_give_identical_meshes(stub_worker, celery_worker, user,
     # Gmsh's own log lines reached the job while it ran, through the callback endpoint.
     logs = "\n".join(JobLogLine.objects.filter(job=via_modal.job).values_list("message", flat=True))
     assert "Meshing 3D" in logs and "strategy-hxt" in logs
+    # ... and the portal logged the outcome it stored.
+    assert f"Best strategy {via_modal.result.strategy}: {via_modal.result.element_count} elements" in logs
+    preview_logs = list(JobLogLine.objects.filter(job=via_celery.preview_job).values_list("message", flat=True))
+    assert f"Preview stored: {via_celery.preview_figures['triangle_count']} triangles" in preview_logs
 
 
 @pytest.mark.parametrize("processor", [Processor.MODAL, Processor.CELERY])
