@@ -38,9 +38,9 @@ class JobKind:
     # Seconds after dispatch after which a call that never finished is failed; None: the
     # function's timeout x (retries + 1) plus a margin.
     deadline_seconds: Optional[int] = None
-    # Relations of ComputeJob that function/build_payload read (e.g. "document"): the
-    # dispatcher loads them for a whole batch at once instead of one query per job.
-    prefetch: tuple[str, ...] = ()
+    # Relations of ComputeJob that function/build_payload read (e.g. "document", or a Prefetch
+    # object): the dispatcher loads them for a whole batch at once instead of one query per job.
+    prefetch: tuple = ()
 
     def function_for(self, job: "ComputeJob") -> str:
         return self.function(job) if callable(self.function) else self.function

@@ -8,7 +8,9 @@ it to `callback_url`. Failures to report never fail the work.
 Inside jobs.runtime (the handler's forked child) progress and log lines are
 posted in the background, in order, by one sender thread per process: a core
 never waits on the portal's answer (on a busy portal a synchronous round trip
-per event cost several percent of a short job). The runtime waits for them with
+per event cost several percent of a short job). Events that queued up while a
+post was on its way go together in the next one ({"events": [...]}), so a chatty
+core costs the portal a few requests, not one per line. The runtime waits for them with
 `flush()` before the handler's result is handed back, so none is lost with the
 process that ran it. Called any other way (a core run directly, a test), every
 post is synchronous as before. `event` (a workload may need it stored before
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Portal-Signature"
 EVENT_ORDER_FLUSH_SECONDS = 30.0
+EVENTS_PER_POST = 100  # log lines are capped at 2,000 characters: at most ~200 kB per post
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 
 
@@ -95,6 +98,11 @@ class Reporter:
         else:
             self.send(event_type, data)
 
+    def send_batch(self, events: list[dict]) -> bool:
+        """Post several events in one request, in order; True when the portal took them."""
+        body = events[0] if len(events) == 1 else {"events": events}
+        return self._post(body) is not None
+
     def _post(self, event: dict) -> dict | None:
         if not (self.callback_url and self.callback_key):
             return None
@@ -114,7 +122,7 @@ class Reporter:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except Exception as exc:  # noqa: BLE001 - reporting is best effort
-            logger.warning("callback %s failed: %s", event["type"], exc)
+            logger.warning("callback %s failed: %s", event.get("type", "batch"), exc)
             return None
 
 
@@ -134,15 +142,27 @@ class _Sender:
         self.queue.put((reporter, event))
 
     def _loop(self) -> None:
+        next_entry = None
         while True:
-            reporter, item = self.queue.get()
+            reporter, item = next_entry or self.queue.get()
+            next_entry = None
             if reporter is None:
                 item.set()  # a flush marker: everything queued before it has been handled
-            else:
+                continue
+            events = [item]
+            while len(events) < EVENTS_PER_POST:  # what else queued meanwhile for this reporter
                 try:
-                    reporter._post(item)
-                except Exception:  # noqa: BLE001 - e.g. data that is not JSON: drop it, keep sending
-                    logger.exception("callback %s could not be sent", item.get("type"))
+                    entry = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry[0] is not reporter:  # a flush marker or another attempt: after this post
+                    next_entry = entry
+                    break
+                events.append(entry[1])
+            try:
+                reporter.send_batch(events)
+            except Exception:  # noqa: BLE001 - e.g. data that is not JSON: drop it, keep sending
+                logger.exception("callbacks %s could not be sent", [event.get("type") for event in events])
 
     def flush(self, timeout: float) -> bool:
         """Wait until every event queued so far was posted (or failed); False after `timeout`."""

@@ -360,12 +360,29 @@ def fail_overdue_jobs(now=None) -> int:
 # --- events from running functions ------------------------------------------
 
 
+def record_events(attempt: JobAttempt, events: list[tuple[str, dict]]) -> None:
+    """Apply signed callback events in order; the log lines among them in one INSERT each run."""
+    lines: list[JobLogLine] = []
+    for event_type, data in events:
+        if event_type == "log":
+            lines.append(_log_line(attempt, data))
+            continue
+        JobLogLine.objects.bulk_create(lines)
+        lines = []
+        record_event(attempt, event_type, data)
+    JobLogLine.objects.bulk_create(lines)
+
+
+def _log_line(attempt: JobAttempt, data: dict) -> JobLogLine:
+    return JobLogLine(
+        job_id=attempt.job_id, attempt=attempt, level=str(data.get("level", "info"))[:10], message=str(data.get("message", ""))
+    )
+
+
 def record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
     """Apply one signed callback event; stale attempts only get their log lines kept."""
     if event_type == "log":
-        JobLogLine.objects.create(
-            job_id=attempt.job_id, attempt=attempt, level=str(data.get("level", "info"))[:10], message=str(data.get("message", ""))
-        )
+        _log_line(attempt, data).save()
     elif event_type == "progress":
         _record_progress(attempt, data)
     elif event_type == "finished":

@@ -14,28 +14,40 @@ from jobs.artifacts import read_token
 from jobs.callbacks import is_valid_signature
 from jobs.models import JobAttempt
 from jobs.reporting import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from jobs.services import record_event
+from jobs.services import record_events
 
 
 @csrf_exempt
 @require_POST
 def callback(request, attempt_id: int):
-    """Progress, log lines and events from a running compute function (HMAC-signed per attempt)."""
+    """Progress, log lines and events from a running compute function (HMAC-signed per attempt).
+
+    One event {type, data}, or several in order {"events": [{type, data}, ...]}.
+    """
     body = request.body
     signature = request.headers.get(SIGNATURE_HEADER, "")
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     if not is_valid_signature(attempt_id, timestamp, signature, body):
         return HttpResponseForbidden("Bad or expired signature")
     try:
-        event = json.loads(body)
-        event_type, data = str(event["type"]), dict(event.get("data") or {})
-    except (ValueError, KeyError, TypeError):
-        return HttpResponseBadRequest("Expected JSON {type, data}")
+        events = _parse_events(json.loads(body))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return HttpResponseBadRequest("Expected JSON {type, data} or {events: [{type, data}, ...]}")
     attempt = get_object_or_404(JobAttempt, pk=attempt_id)
-    if event_type == "ratelimit":
+    if len(events) == 1 and events[0][0] == "ratelimit":
+        data = events[0][1]
         return JsonResponse({"wait": ratelimit.acquire(str(data.get("bucket", "")), int(data.get("tokens", 1)))})
-    record_event(attempt, event_type, data)
-    return JsonResponse({"ok": True})
+    if any(event_type == "ratelimit" for event_type, _ in events):
+        return HttpResponseBadRequest("A rate-limit request needs an answer of its own: send it alone")
+    record_events(attempt, events)
+    return JsonResponse({"ok": True, "recorded": len(events)})
+
+
+def _parse_events(payload: dict) -> list[tuple[str, dict]]:
+    items = payload["events"] if "events" in payload else [payload]
+    if not isinstance(items, list) or not items:
+        raise ValueError("no events")
+    return [(str(item["type"]), dict(item.get("data") or {})) for item in items]
 
 
 @csrf_exempt

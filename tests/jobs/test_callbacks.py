@@ -18,7 +18,11 @@ def attempt(user):
 
 
 def post_event(client, attempt_id, event_type, data, *, key=None, timestamp=None):
-    body = json.dumps({"type": event_type, "data": data}).encode()
+    return post_body(client, attempt_id, {"type": event_type, "data": data}, key=key, timestamp=timestamp)
+
+
+def post_body(client, attempt_id, payload, *, key=None, timestamp=None):
+    body = json.dumps(payload).encode()
     timestamp = timestamp or str(int(time.time()))
     signature = sign(key or callback_key(attempt_id), timestamp, body)
     return client.post(f"/jobs/callback/{attempt_id}/", data=body, content_type="application/json",
@@ -67,3 +71,32 @@ def test_progress_for_a_finished_job_changes_nothing(client, attempt):
     post_event(client, attempt.pk, "progress", {"done": 1, "total": 9})
     job.refresh_from_db()
     assert (job.status, job.progress_total) == ("succeeded", 0)
+
+
+def test_a_batch_of_events_is_applied_in_order(client, attempt):
+    events = [
+        {"type": "log", "data": {"message": "first"}},
+        {"type": "log", "data": {"message": "second", "level": "warning"}},
+        {"type": "progress", "data": {"done": 1, "total": 2, "label": "half"}},
+        {"type": "log", "data": {"message": "third"}},
+    ]
+    response = post_body(client, attempt.pk, {"events": events})
+
+    assert response.status_code == 200 and response.json()["recorded"] == 4
+    lines = list(JobLogLine.objects.filter(attempt=attempt).order_by("id").values_list("message", "level"))
+    assert lines == [("first", "info"), ("second", "warning"), ("third", "info")]
+    attempt.job.refresh_from_db()
+    assert (attempt.job.status, attempt.job.progress_text) == ("running", "1/2 half")
+
+
+@pytest.mark.parametrize("payload", [
+    {"events": []},
+    {"events": "log"},
+    {"events": [{"data": {}}]},
+    {"events": [{"type": "log", "data": {}}, {"type": "ratelimit", "data": {"bucket": "openai"}}]},
+])
+def test_a_malformed_batch_is_refused_whole(client, attempt, payload):
+    response = post_body(client, attempt.pk, payload)
+
+    assert response.status_code == 400
+    assert not JobLogLine.objects.filter(attempt=attempt).exists()

@@ -1,5 +1,6 @@
-"""Progress and log events are posted in the background, in order, and none is lost when a
-handler's forked child exits right after returning."""
+"""Progress and log events are posted in the background, in order (those that queued up
+meanwhile in one request), and none is lost when a handler's forked child exits right after
+returning."""
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ class Portal(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.events = []
+        self.requests = []  # (path, events in that request)
         self.lock = threading.Lock()
 
     @property
@@ -34,8 +36,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         assert self.headers[SIGNATURE_HEADER] == sign(KEY, self.headers[TIMESTAMP_HEADER], body)
         time.sleep(SLOW_ANSWER_SECONDS)
+        payload = json.loads(body)
         with self.server.lock:
-            self.server.events.append(json.loads(body))
+            events = payload["events"] if "events" in payload else [payload]
+            self.server.requests.append((self.path, len(events)))
+            self.server.events.extend((self.path, event) for event in events)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -68,9 +73,11 @@ def test_in_the_runtime_events_do_not_wait_for_the_portal_yet_all_arrive_in_orde
     output = run_isolated(handler, {"callback_url": portal.url}, timeout=20)
     assert output["queued_in"] < SLOW_ANSWER_SECONDS  # four posts in turn would take 0.8 s
     # The forked child has exited: everything it queued had been posted by then.
-    assert [(e["type"], e["data"].get("done")) for e in portal.events] == [
+    assert [(e["type"], e["data"].get("done")) for _, e in portal.events] == [
         ("progress", 1), ("progress", 2), ("progress", 3), ("log", None)
     ]
+    # What queued while a post was on its way went in the next one: two requests at most.
+    assert len(portal.requests) <= 2
 
 
 def test_a_workload_event_is_stored_before_the_call_returns_after_the_lines_queued_before_it(portal):
@@ -82,10 +89,24 @@ def test_a_workload_event_is_stored_before_the_call_returns_after_the_lines_queu
         # No flush here: had event() not posted the queued progress first, it would be lost.
 
     run_isolated(report, {}, timeout=20)
-    assert [e["type"] for e in portal.events] == ["progress", "section"]
+    assert [e["type"] for _, e in portal.events] == ["progress", "section"]
 
 
 def test_outside_the_runtime_every_post_is_synchronous(portal):
     Reporter(portal.url, KEY).progress(1, 2)
-    assert [e["type"] for e in portal.events] == ["progress"]  # there before progress() returned
+    assert [e["type"] for _, e in portal.events] == ["progress"]  # there before progress() returned
     assert reporting.flush(1)  # nothing was queued
+
+
+def test_events_of_different_attempts_are_never_posted_together(portal):
+    def report():
+        reporting.post_in_background()
+        first, second = Reporter(portal.url + "?attempt=1", KEY), Reporter(portal.url + "?attempt=2", KEY)
+        for reporter in (first, first, second, first):
+            reporter.log("line")
+        reporting.flush(10)
+
+    run_isolated(report, {}, timeout=20)
+    assert [path for path, _ in portal.events] == ["/callback?attempt=1"] * 2 + ["/callback?attempt=2", "/callback?attempt=1"]
+    # Each request went to one attempt's URL: the second attempt's line split the run.
+    assert [count for _, count in portal.requests][-2:] == [1, 1]
