@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import signal
 import statistics
 import struct
@@ -230,12 +231,11 @@ def run_gmsh(task: str, request: dict, workdir: Path, name: str, timeout: float,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, killed as a whole
         )
-        try:
-            returncode = process.wait(timeout=max(timeout, 0.1))
-        except subprocess.TimeoutExpired:
+        returncode = _wait(process, max(timeout, 0.1))
+        if returncode is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise CoreTimeout(f"Gmsh {task} stopped after the time limit of {timeout:.0f} s") from None
+            raise CoreTimeout(f"Gmsh {task} stopped after the time limit of {timeout:.0f} s")
     if returncode < 0 or not response_path.exists():
         raise CoreCrashed(f"Gmsh {task} crashed ({_describe_returncode(returncode)})")
     response = json.loads(response_path.read_text())
@@ -243,6 +243,26 @@ def run_gmsh(task: str, request: dict, workdir: Path, name: str, timeout: float,
         error_class = BadInput if response["error_type"] == "bad_input" else CoreError
         raise error_class(response["message"], error_type=response["error_type"])
     return response["result"]
+
+
+def _wait(process: subprocess.Popen, timeout: float) -> int | None:
+    """The exit code, or None at the timeout; told the moment the process exits.
+
+    Popen.wait(timeout) polls with sleeps growing to 50 ms, which added 25 ms on average to
+    every Gmsh run (two per preview). A pidfd becomes readable when the process exits.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: poll as Popen does
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return process.wait() if ready else None
 
 
 def _describe_returncode(returncode: int) -> str:

@@ -211,6 +211,20 @@ def test_strategy_past_the_time_budget_is_killed(parts, tmp_path):
         compute.mesh_from_file(parts["cube"], {"algorithm": "mmg3d", "time_budget": 1.5, "target_size": 0.6}, tmp_path)
 
 
+def test_a_gmsh_run_is_waited_for_by_exit_code_or_timeout():
+    import subprocess
+    import sys
+
+    exits = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    hangs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert compute._wait(exits, timeout=20) == 3
+        assert compute._wait(hangs, timeout=0.2) is None
+    finally:
+        hangs.kill()
+        hangs.wait()
+
+
 def _runner_niceness_while(run, workdir: Path) -> set[int]:
     """The nice values seen on this run's Gmsh runner processes (found by their request files)."""
     import time
