@@ -9,13 +9,14 @@ from django.utils.html import format_html
 from credits import services
 from credits.forms import CreditMovementForm
 from credits.models import CreditAccount, CreditTransaction
+from portal.admin_mixins import ViewOnlyAdminMixin
 
 RECENT_TRANSACTIONS = 20
 LEDGER_FIELDS = ["created_at", "kind", "amount", "balance_after", "description", "reference", "idempotency_key",
                  "created_by"]
 
 
-class RecentTransactionInline(admin.TabularInline):
+class RecentTransactionInline(ViewOnlyAdminMixin, admin.TabularInline):
     """The account's latest ledger rows, read-only; the full ledger is in Credit transactions."""
 
     model = CreditTransaction
@@ -40,34 +41,17 @@ class RecentTransactionInline(admin.TabularInline):
         )
         return queryset.filter(pk__in=recent_ids).order_by("-created_at", "-id")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(admin.ModelAdmin):
+class CreditAccountAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    # Balances move only through the ledger's services (the actions below), never by editing a form.
     list_display = ["user", "balance", "updated_at"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
     readonly_fields = ["user", "balance", "full_ledger", "created_at", "updated_at"]
     inlines = [RecentTransactionInline]
     actions = ["refund_credits", "grant_credits"]
-
-    # Balances move only through the ledger's services, never by editing a form.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Ledger")
     def full_ledger(self, account):
@@ -153,7 +137,7 @@ def _admin_grant(account, data, actor):
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(admin.ModelAdmin):
+class CreditTransactionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "user", "kind", "amount", "balance_after", "reference", "idempotency_key",
                     "created_by"]
     list_filter = ["kind", "created_at"]
@@ -168,11 +152,3 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     def user(self, row):
         return row.account.user
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

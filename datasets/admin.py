@@ -12,6 +12,7 @@ from jobs import services as job_services
 from datasets.jobs import RetryNotPaid
 from jobs.models import JobStatus
 from portal.admin_actions import confirmed_action
+from portal.admin_mixins import ViewOnlyAdminMixin
 
 
 def _credit_reference(dataset) -> str:
@@ -131,7 +132,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chunk)
-class ChunkAdmin(admin.ModelAdmin):
+class ChunkAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["document", "index", "page", "heading", "token_count", "owner"]
     list_select_related = ["document", "owner"]
     search_fields = ["text", "document__original_filename"]
@@ -140,11 +141,3 @@ class ChunkAdmin(admin.ModelAdmin):
     readonly_fields = ["document", "dataset", "owner", "index", "text", "heading", "page", "token_count"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
