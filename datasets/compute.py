@@ -536,7 +536,6 @@ def process_document(
     as soon as it is done; a retry that brings checkpoint_url skips download,
     validation and parsing ("parse_skipped": true in the result).
     """
-
     params = {**DEFAULT_PARAMS, **(params or {})}
     seconds: dict[str, float] = {"report": 0.0}
     callbacks = Reporter(callback_url, callback_key)
@@ -598,7 +597,6 @@ def process_document(
 
 
 def _download_and_parse(source_url: str, filename: str, params: dict, seconds: dict, report) -> dict:
-
     mark = time.monotonic()
     data = download(source_url)
     seconds["download"] = _since(mark)
@@ -623,7 +621,6 @@ _CHECKPOINT_KEYS = ("format", "markdown", "pages", "page_count")
 
 def save_checkpoint(url: str, parsed: dict, max_bytes: int, callbacks) -> bool:
     """Store the parse result (gzipped JSON) unless it is over max_bytes; never fails the work."""
-
     body = gzip.compress(json.dumps({key: parsed[key] for key in _CHECKPOINT_KEYS}).encode(), compresslevel=5)
     if len(body) > max_bytes:
         callbacks.log(f"Parse checkpoint not saved: {_megabytes(len(body))} is over the {_megabytes(max_bytes)} cap",
@@ -639,7 +636,6 @@ def save_checkpoint(url: str, parsed: dict, max_bytes: int, callbacks) -> bool:
 
 def load_checkpoint(url: str, callbacks) -> dict | None:
     """The parse result a previous attempt saved, or None (none saved, unreadable: parse again)."""
-
     try:
         parsed = json.loads(gzip.decompress(download(url)))
     except Exception as exc:  # noqa: BLE001 - no checkpoint is the normal case for most retries

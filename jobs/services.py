@@ -361,7 +361,9 @@ def fail_overdue_jobs(now=None) -> int:
 
 
 def record_events(attempt: JobAttempt, events: list[tuple[str, dict]]) -> None:
-    """Apply signed callback events in order; the log lines among them in one INSERT each run."""
+    """Apply signed callback events in order; stale attempts only get their log lines kept.
+
+    Each run of consecutive log lines is stored in one INSERT."""
     lines: list[JobLogLine] = []
     for event_type, data in events:
         if event_type == "log":
@@ -369,7 +371,7 @@ def record_events(attempt: JobAttempt, events: list[tuple[str, dict]]) -> None:
             continue
         JobLogLine.objects.bulk_create(lines)
         lines = []
-        record_event(attempt, event_type, data)
+        _record_event(attempt, event_type, data)
     JobLogLine.objects.bulk_create(lines)
 
 
@@ -379,11 +381,9 @@ def _log_line(attempt: JobAttempt, data: dict) -> JobLogLine:
     )
 
 
-def record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
-    """Apply one signed callback event; stale attempts only get their log lines kept."""
-    if event_type == "log":
-        _log_line(attempt, data).save()
-    elif event_type == "progress":
+def _record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
+    """Progress, "finished", or a workload's own event (log lines are stored by record_events)."""
+    if event_type == "progress":
         _record_progress(attempt, data)
     elif event_type == "finished":
         flagged = JobAttempt.objects.filter(pk=attempt.pk, status__in=IN_FLIGHT).update(result_ready=True)

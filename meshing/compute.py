@@ -76,11 +76,11 @@ PREVIEW_SIZE_DIVISOR = 40
 INSPECT_TIMEOUT = 60
 PREVIEW_TIMEOUT = 120
 LOG_POLL_SECONDS = 0.5
+LOG_LINES_PER_MESSAGE = 40
 # The full mesh's Gmsh runs give way to previews (and to the portal's own processes) on a
 # machine they share - a Celery worker, the stub - so that the preview a user is waiting for
 # is not slowed down by a sweep that takes minutes. On Modal each call has CPUs of its own.
 SWEEP_NICENESS = 10
-LOG_LINES_PER_MESSAGE = 40
 
 
 # --- input validation -------------------------------------------------------------
