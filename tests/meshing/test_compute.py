@@ -225,6 +225,24 @@ def test_a_gmsh_run_is_waited_for_by_exit_code_or_timeout():
         hangs.wait()
 
 
+def test_a_gmsh_run_keeps_the_numeric_libraries_to_one_thread():
+    """Even where the environment asks for more: idle OpenBLAS threads spin and take a second core."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; import meshing.gmsh_runner; import gmsh, numpy; "  # gmsh.py imports numpy, which starts OpenBLAS
+        "print(len(os.listdir('/proc/self/task')))"
+    )
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "4"}
+    threads = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(compute.__file__).parents[1], env=environment,
+        capture_output=True, text=True, check=True,
+    ).stdout
+
+    assert int(threads) == 1
+
+
 def _runner_niceness_while(run, workdir: Path) -> set[int]:
     """The nice values seen on this run's Gmsh runner processes (found by their request files)."""
     import time
