@@ -119,6 +119,7 @@ def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
         )
         if not jobs:
             return []
+        _in_given_order(jobs, job_ids)
         _prefetch_for_payloads(jobs)
         policies = {}
         budget_exhausted = {}
@@ -147,6 +148,13 @@ def _claim_and_create_attempts(job_ids) -> list[JobAttempt]:
             )
         _mark_dispatched(jobs, now)
         return JobAttempt.objects.bulk_create(attempts, batch_size=2000)
+
+
+def _in_given_order(jobs: list[ComputeJob], job_ids) -> None:
+    """Submit in the caller's order (the database returns rows in any order): the meshing app
+    lists the previews first, as those are what the user waits for."""
+    position = {str(job_id): index for index, job_id in enumerate(job_ids)}
+    jobs.sort(key=lambda job: position.get(str(job.pk), len(position)))
 
 
 def _mark_dispatched(jobs: list[ComputeJob], now) -> None:

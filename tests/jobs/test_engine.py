@@ -2,13 +2,15 @@
 import pytest
 
 from jobs.backends import CallOutcome
-from jobs.models import JobLogLine, JobStatus, Processor, RolloutPolicy
+from jobs.models import JobAttempt, JobLogLine, JobStatus, Processor, RolloutPolicy
+from jobs.rollout import change_policy, policy_for
 from jobs.services import (
     JobStateError,
     cancel_job,
     complete_attempt,
     create_job,
     create_jobs,
+    dispatch_jobs,
     fail_overdue_jobs,
     retry_job,
 )
@@ -86,6 +88,17 @@ def test_create_jobs_in_bulk(user):
     jobs = create_jobs("echo", user, 250)
     assert len({job.pk for job in jobs}) == 250
     assert all(job.status == JobStatus.PENDING for job in jobs)
+
+
+def test_jobs_are_submitted_in_the_order_given(user):
+    """The database hands the rows back in any order; the caller's order is what counts
+    (the meshing app lists previews first)."""
+    change_policy(policy_for("echo"), {"modal_percentage": 100})  # spawns on the stub: no worker needed
+    jobs = create_jobs("echo", user, 6)
+    wanted = [jobs[4], jobs[1], jobs[5], jobs[0], jobs[3], jobs[2]]
+    assert dispatch_jobs([job.pk for job in wanted]) == 6
+    submitted = JobAttempt.objects.order_by("pk").values_list("job_id", flat=True)
+    assert list(submitted) == [job.pk for job in wanted]
 
 
 def test_unknown_kind_is_refused(user):
