@@ -6,23 +6,25 @@ For each reference part (a plate with a hole and an L-bracket, built with Gmsh's
 OpenCASCADE kernel and written as STEP), it times:
 
 - direct: `meshing.compute.preview_from_file` / `mesh_from_file` on the local file;
-- portal: upload through `meshing.services.submit_mesh` -> dispatch -> the real Modal
-  stub worker (a subprocess) runs the compute function, which downloads the file and
-  uploads its artifacts through signed URLs of a live portal and streams its log -> the
-  portal collects and ingests the result: the time from submission until the job's
-  finished_at (when the portal recorded it succeeded).
-  The stub worker keeps one warm container per function (2), as Modal keeps warm
-  containers; one untimed run per part warms them first. The preview and the sweep of
-  one upload run at the same time, as they would on Modal, but here they share this
-  machine's two cores (with the portal and the poller), which the direct runs do not;
+- portal: upload through `meshing.services` -> dispatch -> the real Modal stub worker (a
+  subprocess) runs the compute function, which downloads the file and uploads its artifacts
+  through signed URLs of a live portal and streams its log -> the portal collects and
+  ingests the result: the time from the request until the job's finished_at (when the
+  portal recorded it succeeded). Seed 002's flow, the target's figure: a preview-only upload
+  (timed from the upload), then the full mesh started once the preview is in (timed from
+  that request), so each runs alone, as the direct calls do;
+- queued together: one upload with its preview and sweep queued at once. On Modal they run
+  on separate machines; here they share this machine's two cores (with the portal and the
+  poller), so these are compared with the two core calls started together on this machine
+  ("direct side by side"), and also printed against the direct call alone;
 - worker: the compute seconds the function itself reported (the same core as direct,
   plus the transfers and the log callbacks), to separate the core from queueing.
 
-Prints each figure (median of --repeat runs), ratio = direct / portal (target >= 0.9) and what
-the portal adds in milliseconds (a faster core lowers the ratio for the same overhead).
-A second direct figure starts the preview and the sweep together on this machine (two
-Gmsh processes at once, as the portal runs them), which separates the portal's own
-overhead from the two jobs sharing two cores.
+The stub worker keeps one warm container per function (2), as Modal keeps warm containers;
+one untimed run per part warms them first. Prints each figure (median of --repeat runs,
+interleaved so that all see the same background load), ratio = direct / portal (target
+>= 0.9), what the portal adds in milliseconds (a faster core lowers the ratio for the same
+overhead) and where the portal's time went outside the function.
 Uses the portal's own database (migrated first) and a throwaway user "bench-meshing".
 """
 import argparse
@@ -138,21 +140,64 @@ def upload_of(path: Path):
 
 
 def through_portal(user, path: Path, params: dict) -> dict:
-    from credits.services import grant
+    """One upload with its preview and full mesh queued together (both run at once)."""
     from meshing import services
 
-    grant(user, 10, actor=None, reason="benchmark credits")
+    grant_credits(user)
     started = time.time()  # the jobs' finished_at come from the same clock
     mesh_job = services.submit_mesh(user, upload=upload_of(path), params=params)
     Portal.wait_each([mesh_job.preview_job, mesh_job.job])
+    return figures_of(mesh_job, preview_from=started, mesh_from=started)
+
+
+def preview_first(user, path: Path, params: dict) -> dict:
+    """Seed 002's flow: a preview-only upload; once its preview is in, the full mesh is started
+    (meshing.services.request_full_mesh). Each is timed from its own request, and each runs
+    alone, as on Modal, where they would not share a machine."""
+    from meshing import services
+
+    grant_credits(user)
+    preview_from = time.time()
+    mesh_job = services.submit_mesh(user, upload=upload_of(path), params=params, preview_only=True)
+    Portal.wait_each([mesh_job.preview_job])
+    mesh_from = time.time()
+    services.request_full_mesh(mesh_job)
+    Portal.wait_each([mesh_job.job])
+    return figures_of(mesh_job, preview_from=preview_from, mesh_from=mesh_from)
+
+
+def preview_only(user, path: Path) -> dict:
+    """A preview-only upload whose full mesh is never started (more preview samples for the
+    price of one mesh: previews are short, so their medians need more runs to settle)."""
+    from meshing import services
+
+    started = time.time()
+    mesh_job = services.submit_mesh(user, upload=upload_of(path), params=None, preview_only=True)
+    Portal.wait_each([mesh_job.preview_job])
+    job = mesh_job.preview_job
+    if job.status != "succeeded":
+        raise SystemExit(f"{job.kind} failed: {job.error_message}")
+    return {"preview": job.finished_at.timestamp() - started, "preview_worker": job.compute_seconds,
+            "preview_stages": stages(job, started)}
+
+
+def grant_credits(user) -> None:
+    from credits.services import grant
+
+    grant(user, 10, actor=None, reason="benchmark credits")
+
+
+def figures_of(mesh_job, preview_from: float, mesh_from: float) -> dict:
     mesh_job.refresh_from_db()
     for job in (mesh_job.preview_job, mesh_job.job):
+        job.refresh_from_db()
         if job.status != "succeeded":
             raise SystemExit(f"{job.kind} failed: {job.error_message}")
     return {
-        **{f"{what}_stages": stages(job) for what, job in (("preview", mesh_job.preview_job), ("mesh", mesh_job.job))},
-        "preview": mesh_job.preview_job.finished_at.timestamp() - started,
-        "mesh": mesh_job.job.finished_at.timestamp() - started,
+        "preview_stages": stages(mesh_job.preview_job, preview_from),
+        "mesh_stages": stages(mesh_job.job, mesh_from),
+        "preview": mesh_job.preview_job.finished_at.timestamp() - preview_from,
+        "mesh": mesh_job.job.finished_at.timestamp() - mesh_from,
         "preview_worker": mesh_job.preview_job.compute_seconds,
         "mesh_worker": mesh_job.job.compute_seconds,
         "elements": mesh_job.result.element_count,
@@ -161,19 +206,21 @@ def through_portal(user, path: Path, params: dict) -> dict:
 
 
 STAGES = ("to_claim", "container", "to_ingest")
+PREVIEW_SAMPLES_PER_RUN = 3
 
 
-def stages(job) -> dict:
+def stages(job, requested_at: float) -> dict:
     """Where a job's time went outside the function, from the rows' own timestamps (seconds):
-    job created -> call claimed by the stub worker; claimed -> result stored, less the
-    function's own compute seconds (hand-over to the container, fork); result stored ->
-    attempt completed and ingested (the "finished" callback, collection, ingest)."""
+    request (upload, or the start of a full mesh) -> call claimed by the stub worker (the
+    submission, dispatch, spawn); claimed -> result stored, less the function's own compute
+    seconds (hand-over to the container, fork); result stored -> attempt completed and
+    ingested (the "finished" callback, collection, ingest)."""
     from modal_stubs.models import StubCall
 
     attempt = job.attempts.order_by("-number").first()
     call = StubCall.objects.get(object_id=attempt.call_id)
     return {
-        "to_claim": (call.started_at - job.created_at).total_seconds(),
+        "to_claim": call.started_at.timestamp() - requested_at,
         "container": (call.finished_at - call.started_at).total_seconds() - attempt.compute_seconds,
         "to_ingest": (attempt.finished_at - call.finished_at).total_seconds(),
     }
@@ -182,15 +229,21 @@ def stages(job) -> dict:
 def directly(path: Path, params: dict) -> dict:
     from meshing import compute
 
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        compute.preview_from_file(path, None, Path(tmp))
-        preview = time.perf_counter() - started
+    preview = directly_preview(path)["preview"]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         result = compute.mesh_from_file(path, params, Path(tmp))
         mesh = time.perf_counter() - started
     return {"preview": preview, "mesh": mesh, "elements": result["elements"], "strategy": result["strategy"]}
+
+
+def directly_preview(path: Path) -> dict:
+    from meshing import compute
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        compute.preview_from_file(path, None, Path(tmp))
+        return {"preview": time.perf_counter() - started}
 
 
 def directly_side_by_side(path: Path, params: dict) -> dict:
@@ -240,29 +293,48 @@ def main():
     with Portal(containers=2, stub_poll_seconds=args.stub_poll):
         for name in ("plate_with_hole", "l_bracket"):
             through_portal(user, parts[name], params)  # warm-up: containers started, imports done
-            direct, side_by_side, portal = [], [], []
+            runs = {"direct": [], "side_by_side": [], "preview_first": [], "together": [],
+                    "direct_preview": [], "portal_preview": []}
             for _ in range(args.repeat):  # interleaved, so all see the same background load
-                direct.append(directly(parts[name], core_params))
-                side_by_side.append(directly_side_by_side(parts[name], core_params))
-                portal.append(through_portal(user, parts[name], params))
-            assert {d["elements"] for d in direct} == {p["elements"] for p in portal}, "element counts differ"
-            for what in ("preview", "mesh"):
-                d = statistics.median(r[what] for r in direct)
-                p = statistics.median(r[what] for r in portal)
-                w = statistics.median(r[f"{what}_worker"] for r in portal)
-                s = statistics.median(r[what] for r in side_by_side)
-                print(
-                    f"{name:16s} {what:8s} direct {d:6.3f} s  portal {p:6.3f} s  (in worker {w:6.3f} s)  "
-                    f"ratio direct/portal {d / p:5.3f}  direct/worker {d / w:5.3f}  portal adds {(p - d) * 1000:+.0f} ms"
-                )
-                print(
-                    f"{name:16s} {what:8s} direct with preview and sweep side by side {s:6.3f} s  "
-                    f"ratio side-by-side/portal {s / p:5.3f}"
-                )
-                overhead = {stage: statistics.median(r[f"{what}_stages"][stage] for r in portal) for stage in STAGES}
-                print(f"{name:16s} {what:8s} portal stages (median s): " + ", ".join(
-                    f"{stage} {seconds:.3f}" for stage, seconds in overhead.items()))
-            print(f"{name:16s} best strategy {portal[0]['strategy']}, {portal[0]['elements']} elements (same on both paths)")
+                runs["direct"].append(directly(parts[name], core_params))
+                runs["preview_first"].append(preview_first(user, parts[name], params))
+                for _ in range(PREVIEW_SAMPLES_PER_RUN):
+                    runs["direct_preview"].append(directly_preview(parts[name]))
+                    runs["portal_preview"].append(preview_only(user, parts[name]))
+                runs["side_by_side"].append(directly_side_by_side(parts[name], core_params))
+                runs["together"].append(through_portal(user, parts[name], params))
+            portal_runs = runs["preview_first"] + runs["together"]
+            assert {d["elements"] for d in runs["direct"]} == {p["elements"] for p in portal_runs}, "element counts differ"
+            report(name, runs)
+            print(f"{name:16s} best strategy {portal_runs[0]['strategy']}, {portal_runs[0]['elements']} elements "
+                  "(same on both paths)")
+
+
+def report(name: str, runs: dict) -> None:
+    # Every run alone counts for the preview: the preview-first uploads and the extra previews.
+    direct_runs = {"preview": runs["direct"] + runs["direct_preview"], "mesh": runs["direct"]}
+    alone_runs = {"preview": runs["preview_first"] + runs["portal_preview"], "mesh": runs["preview_first"]}
+
+    def median(samples, key):
+        return statistics.median(r[key] for r in samples)
+
+    for what in ("preview", "mesh"):
+        alone = alone_runs[what]
+        d, p, w = median(direct_runs[what], what), median(alone, what), median(alone, f"{what}_worker")
+        print(
+            f"{name:16s} {what:8s} direct {d:6.3f} s  portal {p:6.3f} s  (in worker {w:6.3f} s)  "
+            f"ratio direct/portal {d / p:5.3f}  direct/worker {d / w:5.3f}  portal adds {(p - d) * 1000:+.0f} ms  "
+            f"({len(alone)} runs)"
+        )
+        s, t = median(runs["side_by_side"], what), median(runs["together"], what)
+        print(
+            f"{name:16s} {what:8s} queued together: direct side by side {s:6.3f} s  portal {t:6.3f} s  "
+            f"ratio {s / t:5.3f}  (vs direct alone {d / t:5.3f})"
+        )
+        for label, samples in (("alone", alone), ("together", runs["together"])):
+            overhead = {stage: statistics.median(r[f"{what}_stages"][stage] for r in samples) for stage in STAGES}
+            print(f"{name:16s} {what:8s} portal stages, {label} (median s): " + ", ".join(
+                f"{stage} {seconds:.3f}" for stage, seconds in overhead.items()))
 
 
 if __name__ == "__main__":

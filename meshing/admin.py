@@ -37,7 +37,7 @@ class MeshResultInline(admin.StackedInline):
 class MeshJobAdmin(admin.ModelAdmin):
     change_form_template = "admin/meshing/meshjob/change_form.html"
     list_display = ["cad_file", "owner", "batch", "preview_status", "mesh_status", "strategy", "elements", "created_at"]
-    list_filter = ["job__status", "preview_job__status", "cad_file__file_format", "created_at"]
+    list_filter = ["job__status", "full_mesh_requested", "preview_job__status", "cad_file__file_format", "created_at"]
     search_fields = ["cad_file__original_name", "owner__username", "job__id"]
     list_select_related = ["cad_file", "owner", "batch", "job", "preview_job", "result"]
     date_hierarchy = "created_at"
@@ -45,7 +45,8 @@ class MeshJobAdmin(admin.ModelAdmin):
     actions = ["retry_meshes"]
     readonly_fields = [
         "owner", "cad_file", "batch", "params", "mesh_job_link", "preview_job_link", "preview_file",
-        "preview_figures", "failure_reason", "credit_charges", "credits_held", "created_at", "strategies_table",
+        "preview_figures", "full_mesh_requested", "failure_reason", "credit_charges", "credits_held", "created_at",
+        "strategies_table",
     ]
     exclude = ["job", "preview_job"]
 
@@ -61,7 +62,7 @@ class MeshJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="full mesh", ordering="job__status")
     def mesh_status(self, mesh_job):
-        return mesh_job.job.status
+        return mesh_job.full_mesh_status
 
     @admin.display(description="strategy")
     def strategy(self, mesh_job):

@@ -49,6 +49,7 @@ class MeshJobOut(Schema):
     file_format: str
     batch_id: Optional[int]
     params: dict
+    full_mesh_requested: bool
     status: str
     progress: str
     error: str
@@ -72,7 +73,7 @@ class MeshJobOut(Schema):
 
     @staticmethod
     def resolve_status(mesh_job):
-        return mesh_job.job.status
+        return mesh_job.full_mesh_status
 
     @staticmethod
     def resolve_progress(mesh_job):
@@ -128,15 +129,35 @@ def _submit_error(exc):
 
 
 @router.post("/jobs", response={201: MeshJobOut})
-def create_mesh_job(request, file: File[UploadedFile], params: Form[MeshParamsIn]):
-    """Upload one CAD file; its preview and full mesh are queued at once."""
+def create_mesh_job(request, file: File[UploadedFile], params: Form[MeshParamsIn], preview_only: Form[bool] = False):
+    """Upload one CAD file; its preview and full mesh are queued at once.
+
+    With preview_only=true only the (free) preview runs; start the full mesh later with
+    POST /jobs/{id}/mesh.
+    """
     from credits.services import CreditError
 
     try:
-        mesh_job = services.submit_mesh(request.user, upload=file, params=_params(params))
+        mesh_job = services.submit_mesh(request.user, upload=file, params=_params(params), preview_only=preview_only)
     except (services.MeshInputError, CreditError) as exc:
         _submit_error(exc)
     return Status(201, selectors.mesh_job_for(request.user, mesh_job.job_id))
+
+
+@router.post("/jobs/{job_id}/mesh", response={202: MeshJobOut})
+def start_full_mesh(request, job_id: UUID, params: Form[MeshParamsIn]):
+    """Start (and pay for) the full mesh of an upload sent with preview_only; the parameters
+    sent replace those given at upload, the others are kept. 409 when already started."""
+    from credits.services import CreditError
+
+    mesh_job = _own_mesh_job(request.user, job_id)
+    try:
+        services.request_full_mesh(mesh_job, params.dict(exclude_unset=True))
+    except services.MeshStateError as exc:
+        raise HttpError(409, str(exc)) from None
+    except (services.MeshInputError, CreditError) as exc:
+        _submit_error(exc)
+    return Status(202, selectors.mesh_job_for(request.user, job_id))
 
 
 @router.get("/jobs", response=list[MeshJobOut])
@@ -146,8 +167,12 @@ def list_mesh_jobs(request, limit: int = 50, offset: int = 0):
 
 @router.get("/jobs/{job_id}", response=MeshJobOut)
 def get_mesh_job(request, job_id: UUID):
+    return _own_mesh_job(request.user, job_id)
+
+
+def _own_mesh_job(user, job_id) -> MeshJob:
     try:
-        return selectors.mesh_job_for(request.user, job_id)
+        return selectors.mesh_job_for(user, job_id)
     except MeshJob.DoesNotExist:
         raise Http404("No such mesh job") from None
 
@@ -155,10 +180,7 @@ def get_mesh_job(request, job_id: UUID):
 @router.get("/jobs/{job_id}/download/{kind}", url_name="meshing_download")
 def download(request, job_id: UUID, kind: str):
     """The .msh (msh), _result.json (result), .quality.json (quality) or preview JSON (preview)."""
-    try:
-        mesh_job = selectors.mesh_job_for(request.user, job_id)
-    except MeshJob.DoesNotExist:
-        raise Http404("No such mesh job") from None
+    mesh_job = _own_mesh_job(request.user, job_id)
     field = selectors.artifact_field(mesh_job, kind)
     if field is None:
         raise Http404("This file is not available")

@@ -2,7 +2,9 @@
 
 A MeshJob is one request to mesh one CadFile with one parameter set. It owns two
 engine jobs: the fast surface preview ("mesh_preview") and the full strategy
-sweep ("mesh"). A BatchJob groups the MeshJobs of many files uploaded together
+sweep ("mesh"). An upload sent for its preview only keeps its sweep pending and
+uncharged until its owner starts it (seed 002's flow: preview on upload, mesh on
+request). A BatchJob groups the MeshJobs of many files uploaded together
 with one parameter set. A MeshResult is written when the full mesh ends and
 carries what seed 002 asked for: the call id, status, start and finish times.
 """
@@ -12,6 +14,9 @@ from django.conf import settings
 from django.db import models
 
 from credits.models import ChargedRun
+
+
+NOT_REQUESTED = "not_requested"
 
 
 def cad_upload_path(instance, filename):
@@ -59,6 +64,10 @@ class MeshJob(ChargedRun):
     preview_job = models.OneToOneField(
         "jobs.ComputeJob", on_delete=models.PROTECT, related_name="mesh_preview", null=True, blank=True
     )
+    full_mesh_requested = models.BooleanField(
+        default=True,
+        help_text="False while an upload sent for its preview only waits for its owner to start the full mesh",
+    )
     preview_file = models.FileField(max_length=300, blank=True)
     preview_figures = models.JSONField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
@@ -70,6 +79,11 @@ class MeshJob(ChargedRun):
 
     def __str__(self):
         return f"Mesh of {self.cad_file}"
+
+    @property
+    def full_mesh_status(self) -> str:
+        """The sweep's job status, or "not_requested" for an upload sent for its preview only."""
+        return self.job.status if self.full_mesh_requested else NOT_REQUESTED
 
 
 class MeshResult(models.Model):

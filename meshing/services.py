@@ -28,6 +28,10 @@ class MeshInputError(ValueError):
     """The upload or its parameters cannot be accepted; the message says why, for the user."""
 
 
+class MeshStateError(MeshInputError):
+    """The mesh job is not in a state that allows this (its full mesh already started, or cancelled)."""
+
+
 # --- submitting ------------------------------------------------------------------------
 
 
@@ -43,15 +47,44 @@ def clean_params(params: dict | None) -> dict:
         raise MeshInputError(str(exc)) from None
 
 
-def submit_mesh(owner, *, upload, params: dict | None = None) -> MeshJob:
-    """Store one CAD file, charge for it and queue its preview and full mesh."""
+def submit_mesh(owner, *, upload, params: dict | None = None, preview_only: bool = False) -> MeshJob:
+    """Store one CAD file, charge for it and queue its preview and full mesh.
+
+    With preview_only the upload costs nothing: only its preview runs, and the full mesh
+    waits (pending, uncharged) until its owner starts it with request_full_mesh.
+    """
     params = clean_params(params)
     content = _read_upload(upload)
     with transaction.atomic():
         mesh_job = _create_mesh_job(owner, upload.name, content, params, batch=None)
+        if preview_only:
+            mesh_job.full_mesh_requested = False
+            mesh_job.save(update_fields=["full_mesh_requested"])
+            dispatch_jobs_later([mesh_job.preview_job_id])
+        else:
+            _charge(mesh_job)
+            mesh_job.save(update_fields=["credit_charges", "credits_held"])
+            _dispatch_later([mesh_job])
+    return mesh_job
+
+
+def request_full_mesh(mesh_job: MeshJob, params: dict | None = None) -> MeshJob:
+    """Start the full mesh of an upload sent for its preview only: charged now.
+
+    `params` (optional) change the parameters given at upload; the rest are kept.
+    """
+    with transaction.atomic():
+        mesh_job = _lock_mesh_job(pk=mesh_job.pk)
+        if mesh_job.full_mesh_requested:
+            raise MeshStateError("The full mesh of this file has already been started.")
+        if mesh_job.job.status != JobStatus.PENDING:  # cancelled while it waited
+            raise MeshStateError(f"This mesh job is {mesh_job.job.status}: upload the file again.")
+        mesh_job.params = clean_params({**mesh_job.params, **(params or {})})
+        mesh_job.full_mesh_requested = True
         _charge(mesh_job)
-        mesh_job.save(update_fields=["credit_charges", "credits_held"])
-        _dispatch_later([mesh_job])
+        # One UPDATE of the row (see _lock_mesh_job).
+        mesh_job.save(update_fields=["params", "full_mesh_requested", "credit_charges", "credits_held"])
+        dispatch_jobs_later([mesh_job.job_id])
     return mesh_job
 
 

@@ -5,9 +5,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from meshing import selectors, services
-from meshing.forms import MeshUploadForm
+from meshing.forms import MeshParamsForm, MeshUploadForm, form_for_params
 from meshing.models import BatchJob, MeshJob
 
 DOWNLOAD_KINDS = ("msh", "result", "quality", "preview")
@@ -35,8 +36,10 @@ def _submit(request, form):
     batch_name = form.cleaned_data["batch_name"]
     try:
         if len(files) == 1 and not batch_name:
-            mesh_job = services.submit_mesh(request.user, upload=files[0], params=form.params())
-            messages.success(request, f"{mesh_job.cad_file} uploaded: the preview comes first, then the full mesh.")
+            preview_only = form.cleaned_data["preview_only"]
+            mesh_job = services.submit_mesh(request.user, upload=files[0], params=form.params(), preview_only=preview_only)
+            then = "start the full mesh here when it suits you" if preview_only else "then the full mesh"
+            messages.success(request, f"{mesh_job.cad_file} uploaded: the preview comes first, {then}.")
             return redirect("meshing:detail", job_id=mesh_job.job_id)
         batch = services.submit_batch(request.user, uploads=files, params=form.params(), name=batch_name)
         messages.success(request, f"Batch of {len(files)} files uploaded.")
@@ -48,17 +51,41 @@ def _submit(request, form):
 
 @login_required
 def detail(request, job_id):
-    try:
-        mesh_job = selectors.mesh_job_for(request.user, job_id)
-    except MeshJob.DoesNotExist:
-        raise Http404("No such mesh job") from None
+    mesh_job = _own_mesh_job(request.user, job_id)
     context = {
         "mesh_job": mesh_job,
+        "params_form": None if mesh_job.full_mesh_requested else form_for_params(mesh_job.params),
         "result": getattr(mesh_job, "result", None),
         "log_lines": list(mesh_job.job.log_lines.order_by("-id")[:40])[::-1],
         "preview_url": _download_url(mesh_job, "preview") if mesh_job.preview_file else "",
     }
     return render(request, "meshing/detail.html", context)
+
+
+@login_required
+@require_POST
+def start_full_mesh(request, job_id):
+    """The full mesh of an upload sent for its preview only, with the parameters of the form."""
+    from credits.services import CreditError
+
+    mesh_job = _own_mesh_job(request.user, job_id)
+    form = MeshParamsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Check the parameters: " + "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("meshing:detail", job_id=job_id)
+    try:
+        services.request_full_mesh(mesh_job, form.params())
+        messages.success(request, "The full mesh has started.")
+    except (services.MeshInputError, CreditError) as exc:
+        messages.error(request, str(exc))
+    return redirect("meshing:detail", job_id=job_id)
+
+
+def _own_mesh_job(user, job_id) -> MeshJob:
+    try:
+        return selectors.mesh_job_for(user, job_id)
+    except MeshJob.DoesNotExist:
+        raise Http404("No such mesh job") from None
 
 
 @login_required
@@ -74,10 +101,7 @@ def batch_detail(request, batch_id):
 @login_required
 def download(request, job_id, kind):
     """Stream one artifact from storage (filesystem or S3) to its owner."""
-    try:
-        mesh_job = selectors.mesh_job_for(request.user, job_id)
-    except MeshJob.DoesNotExist:
-        raise Http404("No such mesh job") from None
+    mesh_job = _own_mesh_job(request.user, job_id)
     field = selectors.artifact_field(mesh_job, kind) if kind in DOWNLOAD_KINDS else None
     if field is None:
         raise Http404("This file is not available")
