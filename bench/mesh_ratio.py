@@ -174,11 +174,7 @@ def preview_only(user, path: Path) -> dict:
     started = time.time()
     mesh_job = services.submit_mesh(user, upload=upload_of(path), params=None, preview_only=True)
     Portal.wait_each([mesh_job.preview_job])
-    job = mesh_job.preview_job
-    if job.status != "succeeded":
-        raise SystemExit(f"{job.kind} failed: {job.error_message}")
-    return {"preview": job.finished_at.timestamp() - started, "preview_worker": job.compute_seconds,
-            "preview_stages": stages(job, started)}
+    return figures_of_job("preview", mesh_job.preview_job, started)
 
 
 def grant_credits(user) -> None:
@@ -187,19 +183,19 @@ def grant_credits(user) -> None:
     grant(user, 10, actor=None, reason="benchmark credits")
 
 
+def figures_of_job(what: str, job, requested_at: float) -> dict:
+    """One job's time from its request to finished_at, its compute seconds and its stages."""
+    if job.status != "succeeded":
+        raise SystemExit(f"{job.kind} failed: {job.error_message}")
+    return {what: job.finished_at.timestamp() - requested_at, f"{what}_worker": job.compute_seconds,
+            f"{what}_stages": stages(job, requested_at)}
+
+
 def figures_of(mesh_job, preview_from: float, mesh_from: float) -> dict:
-    mesh_job.refresh_from_db()
-    for job in (mesh_job.preview_job, mesh_job.job):
-        job.refresh_from_db()
-        if job.status != "succeeded":
-            raise SystemExit(f"{job.kind} failed: {job.error_message}")
+    """Both jobs' figures (Portal.wait_each has refreshed them) and the mesh result."""
     return {
-        "preview_stages": stages(mesh_job.preview_job, preview_from),
-        "mesh_stages": stages(mesh_job.job, mesh_from),
-        "preview": mesh_job.preview_job.finished_at.timestamp() - preview_from,
-        "mesh": mesh_job.job.finished_at.timestamp() - mesh_from,
-        "preview_worker": mesh_job.preview_job.compute_seconds,
-        "mesh_worker": mesh_job.job.compute_seconds,
+        **figures_of_job("preview", mesh_job.preview_job, preview_from),
+        **figures_of_job("mesh", mesh_job.job, mesh_from),
         "elements": mesh_job.result.element_count,
         "strategy": mesh_job.result.strategy,
     }

@@ -8,12 +8,13 @@ from typing import Optional
 from uuid import UUID
 
 from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from meshing import selectors, services
-from meshing.models import BatchJob, MeshJob
+from meshing.models import BatchJob
 
 router = Router(tags=["meshing"])
 
@@ -150,7 +151,7 @@ def start_full_mesh(request, job_id: UUID, params: Form[MeshParamsIn]):
     sent replace those given at upload, the others are kept. 409 when already started."""
     from credits.services import CreditError
 
-    mesh_job = _own_mesh_job(request.user, job_id)
+    mesh_job = get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
     try:
         services.request_full_mesh(mesh_job, params.dict(exclude_unset=True))
     except services.MeshStateError as exc:
@@ -167,20 +168,13 @@ def list_mesh_jobs(request, limit: int = 50, offset: int = 0):
 
 @router.get("/jobs/{job_id}", response=MeshJobOut)
 def get_mesh_job(request, job_id: UUID):
-    return _own_mesh_job(request.user, job_id)
-
-
-def _own_mesh_job(user, job_id) -> MeshJob:
-    try:
-        return selectors.mesh_job_for(user, job_id)
-    except MeshJob.DoesNotExist:
-        raise Http404("No such mesh job") from None
+    return get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
 
 
 @router.get("/jobs/{job_id}/download/{kind}", url_name="meshing_download")
 def download(request, job_id: UUID, kind: str):
     """The .msh (msh), _result.json (result), .quality.json (quality) or preview JSON (preview)."""
-    mesh_job = _own_mesh_job(request.user, job_id)
+    mesh_job = get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
     field = selectors.artifact_field(mesh_job, kind)
     if field is None:
         raise Http404("This file is not available")

@@ -56,10 +56,8 @@ def submit_mesh(owner, *, upload, params: dict | None = None, preview_only: bool
     params = clean_params(params)
     content = _read_upload(upload)
     with transaction.atomic():
-        mesh_job = _create_mesh_job(owner, upload.name, content, params, batch=None)
+        mesh_job = _create_mesh_job(owner, upload.name, content, params, batch=None, full_mesh_requested=not preview_only)
         if preview_only:
-            mesh_job.full_mesh_requested = False
-            mesh_job.save(update_fields=["full_mesh_requested"])
             dispatch_jobs_later([mesh_job.preview_job_id])
         else:
             _charge(mesh_job)
@@ -116,7 +114,7 @@ def _read_upload(upload) -> bytes:
     return content
 
 
-def _create_mesh_job(owner, filename: str, content: bytes, params: dict, batch) -> MeshJob:
+def _create_mesh_job(owner, filename: str, content: bytes, params: dict, batch, full_mesh_requested=True) -> MeshJob:
     from django.core.files.base import ContentFile
 
     safe_name = PurePosixPath(filename.replace("\\", "/")).name or "part"
@@ -134,6 +132,7 @@ def _create_mesh_job(owner, filename: str, content: bytes, params: dict, batch) 
         cad_file=cad_file,
         batch=batch,
         params=params,
+        full_mesh_requested=full_mesh_requested,
         job=create_job(MESH_KIND, owner),
         preview_job=create_job(PREVIEW_KIND, owner),
     )

@@ -4,12 +4,12 @@ from pathlib import PurePosixPath
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from meshing import selectors, services
 from meshing.forms import MeshParamsForm, MeshUploadForm, form_for_params
-from meshing.models import BatchJob, MeshJob
+from meshing.models import BatchJob
 
 DOWNLOAD_KINDS = ("msh", "result", "quality", "preview")
 
@@ -51,7 +51,7 @@ def _submit(request, form):
 
 @login_required
 def detail(request, job_id):
-    mesh_job = _own_mesh_job(request.user, job_id)
+    mesh_job = get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
     context = {
         "mesh_job": mesh_job,
         "params_form": None if mesh_job.full_mesh_requested else form_for_params(mesh_job.params),
@@ -68,7 +68,7 @@ def start_full_mesh(request, job_id):
     """The full mesh of an upload sent for its preview only, with the parameters of the form."""
     from credits.services import CreditError
 
-    mesh_job = _own_mesh_job(request.user, job_id)
+    mesh_job = get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
     form = MeshParamsForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Check the parameters: " + "; ".join(e for errors in form.errors.values() for e in errors))
@@ -79,13 +79,6 @@ def start_full_mesh(request, job_id):
     except (services.MeshInputError, CreditError) as exc:
         messages.error(request, str(exc))
     return redirect("meshing:detail", job_id=job_id)
-
-
-def _own_mesh_job(user, job_id) -> MeshJob:
-    try:
-        return selectors.mesh_job_for(user, job_id)
-    except MeshJob.DoesNotExist:
-        raise Http404("No such mesh job") from None
 
 
 @login_required
@@ -101,7 +94,7 @@ def batch_detail(request, batch_id):
 @login_required
 def download(request, job_id, kind):
     """Stream one artifact from storage (filesystem or S3) to its owner."""
-    mesh_job = _own_mesh_job(request.user, job_id)
+    mesh_job = get_object_or_404(selectors.mesh_jobs_for(request.user), job_id=job_id)
     field = selectors.artifact_field(mesh_job, kind) if kind in DOWNLOAD_KINDS else None
     if field is None:
         raise Http404("This file is not available")
