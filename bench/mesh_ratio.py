@@ -1,6 +1,6 @@
 """Mesh and preview time through the portal, as a ratio to calling the meshing core directly.
 
-    python bench/mesh_ratio.py [--repeat 3] [--algorithm sweep]
+    python bench/mesh_ratio.py [--repeat 3] [--preview-samples 12] [--algorithm sweep]
 
 For each reference part (a plate with a hole and an L-bracket, built with Gmsh's
 OpenCASCADE kernel and written as STEP), it times:
@@ -202,7 +202,6 @@ def figures_of(mesh_job, preview_from: float, mesh_from: float) -> dict:
 
 
 STAGES = ("to_claim", "container", "to_ingest")
-PREVIEW_SAMPLES_PER_RUN = 3
 
 
 def stages(job, requested_at: float) -> dict:
@@ -270,6 +269,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--algorithm", default="sweep")
+    parser.add_argument("--preview-samples", type=int, default=12,
+                        help="extra preview-only uploads (and direct previews) per run: a preview's median "
+                             "needs many samples on a noisy machine, and each costs about a second")
     parser.add_argument("--stub-poll", type=float, default=None,
                         help="MODAL_STUB_POLL_SECONDS for the stub worker (default: its own, 0.2 s)")
     args = parser.parse_args()
@@ -294,7 +296,7 @@ def main():
             for _ in range(args.repeat):  # interleaved, so all see the same background load
                 runs["direct"].append(directly(parts[name], core_params))
                 runs["preview_first"].append(preview_first(user, parts[name], params))
-                for _ in range(PREVIEW_SAMPLES_PER_RUN):
+                for _ in range(args.preview_samples):
                     runs["direct_preview"].append(directly_preview(parts[name]))
                     runs["portal_preview"].append(preview_only(user, parts[name]))
                 runs["side_by_side"].append(directly_side_by_side(parts[name], core_params))

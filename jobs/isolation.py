@@ -8,6 +8,9 @@ from a warm parent, so imports and loaded models are already in place.
 A plain os.fork rather than multiprocessing: Celery's pool processes are
 daemonic, and multiprocessing refuses to start children from those.
 
+A function may opt out (`ComputeFunction.isolated=False`, run_in_process) when its
+core already isolates each risky step in a subprocess of its own.
+
 Framework-free: imported inside Modal containers too.
 """
 from __future__ import annotations
@@ -110,6 +113,23 @@ def run_isolated(func: Callable[..., Any], kwargs: dict, timeout: float) -> Any:
     if error_type == BadInput.error_type:
         raise BadInput(message)
     raise CoreError(message, error_type=error_type)
+
+
+def run_in_process(func: Callable[..., Any], kwargs: dict) -> Any:
+    """Call func(**kwargs) here; its failures raised as run_isolated raises them.
+
+    For a core that isolates its own risky steps (the meshing core runs each Gmsh step in a
+    subprocess with a timeout): a fork per call adds ~10 ms to a short call, and its forked
+    child starts with cold connections. The call's time limit is then the platform's (Modal's,
+    the stub worker's, Celery's), not a kill of the child.
+    """
+    try:
+        return func(**kwargs)
+    except CoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as from a child: a CoreError that keeps the error's kind
+        error_type = getattr(exc, "error_type", None) or type(exc).__name__
+        raise CoreError(str(exc) or type(exc).__name__, error_type=error_type) from exc
 
 
 class _TimeLimitReached(BaseException):

@@ -5,14 +5,14 @@ It signs each event body with HMAC-SHA256 under `callback_key` (a key derived
 for that one attempt: the function never sees the portal's secret) and posts
 it to `callback_url`. Failures to report never fail the work.
 
-Inside jobs.runtime (the handler's forked child) progress and log lines are
+Inside jobs.runtime (while a handler runs) progress and log lines are
 posted in the background, in order, by one sender thread per process: a core
 never waits on the portal's answer (on a busy portal a synchronous round trip
 per event cost several percent of a short job). Events that queued up while a
 post was on its way go together in the next one ({"events": [...]}), so a chatty
 core costs the portal a few requests, not one per line. The runtime waits for them with
-`flush()` before the handler's result is handed back, so none is lost with the
-process that ran it. Called any other way (a core run directly, a test), every
+`posting_in_background()` before the handler's result is handed back, so none is
+lost with a forked child that ran it. Called any other way (a core run directly, a test), every
 post is synchronous as before. `event` (a workload may need it stored before
 going on) and `acquire` (needs the portal's answer) are always synchronous.
 
@@ -29,6 +29,8 @@ import queue
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
+from typing import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -197,12 +199,21 @@ os.register_at_fork(after_in_child=_forget_senders_after_fork)
 _background_pid: int | None = None
 
 
-def post_in_background() -> None:
-    """From now on this process queues progress and log lines instead of posting them at once.
+@contextmanager
+def posting_in_background(flush_timeout: float = 30.0) -> Iterator[None]:
+    """Inside the block this process queues progress and log lines instead of posting each one
+    at once; leaving it waits (at most `flush_timeout`) until they are posted.
 
-    Only for a process whose owner calls `flush()` before the process ends (jobs.runtime)."""
+    The wait matters to a handler run in a forked child (jobs.isolation), whose sender thread
+    dies with it, and to one run in a warm process whose caller applies the result next (a
+    Celery worker): the job's log would otherwise end before its last lines arrive."""
     global _background_pid
-    _background_pid = os.getpid()
+    previous, _background_pid = _background_pid, os.getpid()
+    try:
+        yield
+    finally:
+        flush(flush_timeout)
+        _background_pid = previous
 
 
 def flush(timeout: float = 30.0) -> bool:

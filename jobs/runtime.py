@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from jobs import reporting
-from jobs.isolation import run_isolated
+from jobs.isolation import run_in_process, run_isolated
 from jobs.reporting import reporter_from_payload
 from portal.compute_functions import get_function
 
@@ -22,33 +22,34 @@ def run_function(name: str, payload: dict) -> dict:
     """Run the handler; return {"output": <handler result>, "compute_seconds": float}.
 
     The handler runs in a forked child under the function's timeout, so a hang
-    or a segfault fails the call and never the worker running it. Its
-    exceptions come back as CoreError and friends, with their `error_type`,
-    after the portal is told the attempt is over so that the poller collects
-    it without waiting for its next sweep. That notice is posted in the
+    or a segfault fails the call and never the worker running it; a function
+    declared `isolated=False` runs in this process, its core isolating its own
+    risky steps. Its exceptions come back as CoreError and friends, with their
+    `error_type`, after the portal is told the attempt is over so that the poller
+    collects it without waiting for its next sweep. That notice is posted in the
     background: the result is handed back at once, and whoever collects it
     waits briefly for it (jobs.services.collect_finished_call).
     """
     function = get_function(name)
-    handler = function.load_handler()
+    handler = _posting_events_before_return(function.load_handler())
     reporter = reporter_from_payload(payload)
     started = time.monotonic()
     try:
-        output = run_isolated(_posting_events_before_return(handler), payload, function.timeout)
+        if function.isolated:
+            output = run_isolated(handler, payload, function.timeout)
+        else:
+            output = run_in_process(handler, payload)
     finally:
         reporter.send_later("finished", {"seconds": round(time.monotonic() - started, 3)})
     return {"output": output, "compute_seconds": round(time.monotonic() - started, 3)}
 
 
 def _posting_events_before_return(handler):
-    """The handler, then a wait until the events it queued are posted: the forked child that
-    runs it exits right after, and its background sender with it."""
+    """The handler, its progress and log lines posted in the background, then a wait until
+    they are posted (a forked child that runs it exits right after, and its sender with it)."""
 
     def run(**kwargs):
-        reporting.post_in_background()
-        try:
+        with reporting.posting_in_background(EVENT_FLUSH_SECONDS):
             return handler(**kwargs)
-        finally:
-            reporting.flush(EVENT_FLUSH_SECONDS)
 
     return run

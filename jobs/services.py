@@ -237,11 +237,15 @@ def estimated_cost(processor: str, function_name: str, seconds: float) -> Decima
     return Decimal(str(round(seconds * per_second, 8)))
 
 
-def complete_attempt(attempt_id: int, outcome: CallOutcome) -> bool:
-    """Apply a finished call's outcome once; return False when it was already applied or superseded."""
+def complete_attempt(attempt_id: int, outcome: CallOutcome, *, job_id=None) -> bool:
+    """Apply a finished call's outcome once; return False when it was already applied or superseded.
+
+    `job_id`: the attempt's job, when the caller knows it (a query less per call).
+    """
     if not outcome.finished:
         return False
-    job_id = JobAttempt.objects.values_list("job_id", flat=True).get(pk=attempt_id)
+    if job_id is None:
+        job_id = JobAttempt.objects.values_list("job_id", flat=True).get(pk=attempt_id)
     with transaction.atomic():
         job = ComputeJob.objects.select_for_update().get(pk=job_id)
         attempt = JobAttempt.objects.select_for_update().get(pk=attempt_id)
@@ -396,27 +400,38 @@ def _record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
     elif event_type == "finished":
         flagged = JobAttempt.objects.filter(pk=attempt.pk, status__in=IN_FLIGHT).update(result_ready=True)
         if flagged and attempt.processor == Processor.MODAL:
-            _collect_soon(attempt.pk)
+            _collect_soon(attempt)
     else:
         with transaction.atomic():
             job = ComputeJob.objects.select_for_update().get(pk=attempt.job_id)
             get_kind(job.kind).on_event(job, event_type, data)
 
 
-def _collect_soon(attempt_id: int) -> None:
+def _collect_soon(attempt: JobAttempt) -> None:
     """Fetch a call the function reported finished without waiting for the poller's next tick."""
     from jobs.tasks import collect_call
 
-    transaction.on_commit(lambda: collect_call.delay(attempt_id))
+    args = (attempt.pk, attempt.job_id, attempt.call_id)
+    transaction.on_commit(lambda: collect_call.delay(*args))
 
 
-def collect_finished_call(attempt_id: int, wait_seconds: float) -> bool:
-    """Wait briefly for a reported-finished Modal call's result and apply it; False if not there yet."""
-    attempt = JobAttempt.objects.filter(pk=attempt_id, status__in=IN_FLIGHT, processor=Processor.MODAL).first()
-    if attempt is None or not attempt.call_id:
-        return False
-    outcome = get_backend(Processor.MODAL).poll_one(attempt.call_id, timeout=wait_seconds)
-    return complete_attempt(attempt_id, outcome)
+def collect_finished_call(attempt_id: int, wait_seconds: float, *, job_id=None, call_id: str = "") -> bool:
+    """Wait briefly for a reported-finished Modal call's result and apply it; False if not there yet.
+
+    `job_id` and `call_id` as the callback found them spare a query; without a call id (the
+    "finished" notice can beat the spawn's id to the database) both are read again.
+    """
+    if not (job_id and call_id):
+        row = (
+            JobAttempt.objects.filter(pk=attempt_id, status__in=IN_FLIGHT, processor=Processor.MODAL)
+            .values_list("job_id", "call_id")
+            .first()
+        )
+        if row is None or not row[1]:
+            return False
+        job_id, call_id = row
+    outcome = get_backend(Processor.MODAL).poll_one(call_id, timeout=wait_seconds)
+    return complete_attempt(attempt_id, outcome, job_id=job_id)
 
 
 def _record_progress(attempt: JobAttempt, data: dict) -> None:

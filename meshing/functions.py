@@ -3,6 +3,11 @@
 portal/modal_app.py builds the Modal functions from these; the stub worker and
 Celery run the same handlers. The full mesh may run on a GPU (seed 002 used a
 T4) when MESH_GPU names one; Gmsh itself is CPU-bound, so CPU is the default.
+
+Both run their handler in the container's own process (`isolated=False`): the
+core already runs every Gmsh step in a subprocess with a timeout, so a forked
+child per call would only add its start-up to each call (a tenth of a preview's
+portal overhead).
 """
 from portal.compute_functions import ComputeFunction, env_gpu, env_int
 
@@ -25,6 +30,7 @@ FUNCTIONS = [
         gpu=env_gpu("MESH_GPU"),
         pip_packages=GMSH_PIP_PACKAGES,
         apt_packages=GMSH_APT_PACKAGES,
+        isolated=False,
     ),
     ComputeFunction(
         name="generate_preview_mesh",
@@ -36,5 +42,6 @@ FUNCTIONS = [
         cpu=1.0,
         pip_packages=GMSH_PIP_PACKAGES,
         apt_packages=GMSH_APT_PACKAGES,
+        isolated=False,
     ),
 ]

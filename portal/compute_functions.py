@@ -29,6 +29,10 @@ class ComputeFunction:
     gpu: str | None = None
     pip_packages: tuple[str, ...] = field(default=())
     apt_packages: tuple[str, ...] = field(default=())
+    # True: the handler runs in a forked child with a hard timeout (jobs.isolation), so that a
+    # segfault or a hang in its core cannot take the worker down. False only for a core that
+    # runs its risky steps in subprocesses of its own, each with a timeout.
+    isolated: bool = True
 
     def load_handler(self):
         module_name, _, attr = self.handler.partition(":")

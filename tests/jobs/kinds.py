@@ -10,7 +10,11 @@ import time
 from jobs.registry import JobKind, register_kind
 from portal.compute_functions import ComputeFunction
 
-FUNCTIONS = [ComputeFunction("test_echo", "tests.jobs.kinds:echo", timeout=20, retries=0, max_containers=2, memory=512, cpu=1)]
+FUNCTIONS = [
+    ComputeFunction("test_echo", "tests.jobs.kinds:echo", timeout=20, retries=0, max_containers=2, memory=512, cpu=1),
+    # The same handler run in the caller's process, as the meshing functions are.
+    ComputeFunction("test_echo_in_process", "tests.jobs.kinds:echo", timeout=20, memory=512, cpu=1, isolated=False),
+]
 
 
 def echo(*, value=None, fail=None, bad_input=None, sleep=0.0, crash=False, steps=0, **context):

@@ -7,6 +7,7 @@ from jobs.rollout import change_policy, policy_for
 from jobs.services import (
     JobStateError,
     cancel_job,
+    collect_finished_call,
     complete_attempt,
     create_job,
     create_jobs,
@@ -113,3 +114,20 @@ def test_bucket_is_stable_and_spread(user):
     assert 25 < sum(1 for b in buckets if b < 50) < 375
     assert set(RolloutPolicy.objects.values_list("kind", flat=True)) == set()
     set_inputs(jobs[0], value=1)
+
+
+def test_a_finished_notice_that_beats_the_stored_call_id_is_left_to_the_poller(user):
+    job, attempt = dispatched_job(user, call_id="")  # spawned, its call id not stored yet
+    assert collect_finished_call(attempt.pk, wait_seconds=0) is False
+    attempt.refresh_from_db()
+    assert attempt.status == JobStatus.DISPATCHED
+
+
+def test_complete_attempt_with_the_job_id_given_applies_the_outcome_once(user):
+    job, attempt = dispatched_job(user)
+    outcome = CallOutcome.failed("boom", "it broke")
+    assert complete_attempt(attempt.pk, outcome, job_id=job.pk) is True
+    assert complete_attempt(attempt.pk, outcome, job_id=job.pk) is False
+    job.refresh_from_db()
+    assert (job.status, job.error_message) == (JobStatus.FAILED, "it broke")
+
