@@ -18,7 +18,9 @@ OpenCASCADE kernel and written as STEP), it times:
   poller), so these are compared with the two core calls started together on this machine
   ("direct side by side"), and also printed against the direct call alone;
 - worker: the compute seconds the function itself reported (the same core as direct,
-  plus the transfers and the log callbacks), to separate the core from queueing.
+  plus the transfers and the log callbacks), to separate the core from queueing; and "core",
+  the seconds the core itself reported inside the function, to separate the transfers from
+  the noise of the core's own time (a preview's core varies by tens of ms from run to run).
 
 The stub worker keeps one warm container per function (2), as Modal keeps warm containers;
 one untimed run per part warms them first. Prints each figure (median of --repeat runs,
@@ -188,7 +190,7 @@ def figures_of_job(what: str, job, requested_at: float) -> dict:
     if job.status != "succeeded":
         raise SystemExit(f"{job.kind} failed: {job.error_message}")
     return {what: job.finished_at.timestamp() - requested_at, f"{what}_worker": job.compute_seconds,
-            f"{what}_stages": stages(job, requested_at)}
+            f"{what}_core": job.result["seconds"], f"{what}_stages": stages(job, requested_at)}
 
 
 def figures_of(mesh_job, preview_from: float, mesh_from: float) -> dict:
@@ -269,6 +271,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--algorithm", default="sweep")
+    parser.add_argument("--parts", nargs="+", default=["plate_with_hole", "l_bracket"], help="reference parts, in order")
     parser.add_argument("--preview-samples", type=int, default=12,
                         help="extra preview-only uploads (and direct previews) per run: a preview's median "
                              "needs many samples on a noisy machine, and each costs about a second")
@@ -289,7 +292,7 @@ def main():
     print(f"mesh_ratio: {args.repeat} runs per part, algorithm={args.algorithm}, stub worker with 2 containers, "
           f"stub poll {args.stub_poll or 'default'}")
     with Portal(containers=2, stub_poll_seconds=args.stub_poll):
-        for name in ("plate_with_hole", "l_bracket"):
+        for name in args.parts:
             through_portal(user, parts[name], params)  # warm-up: containers started, imports done
             runs = {"direct": [], "side_by_side": [], "preview_first": [], "together": [],
                     "direct_preview": [], "portal_preview": []}
@@ -319,8 +322,9 @@ def report(name: str, runs: dict) -> None:
     for what in ("preview", "mesh"):
         alone = alone_runs[what]
         d, p, w = median(direct_runs[what], what), median(alone, what), median(alone, f"{what}_worker")
+        core = median(alone, f"{what}_core")
         print(
-            f"{name:16s} {what:8s} direct {d:6.3f} s  portal {p:6.3f} s  (in worker {w:6.3f} s)  "
+            f"{name:16s} {what:8s} direct {d:6.3f} s  portal {p:6.3f} s  (in worker {w:6.3f} s, its core {core:6.3f} s)  "
             f"ratio direct/portal {d / p:5.3f}  direct/worker {d / w:5.3f}  portal adds {(p - d) * 1000:+.0f} ms  "
             f"({len(alone)} runs)"
         )

@@ -400,27 +400,34 @@ def _record_event(attempt: JobAttempt, event_type: str, data: dict) -> None:
     elif event_type == "finished":
         flagged = JobAttempt.objects.filter(pk=attempt.pk, status__in=IN_FLIGHT).update(result_ready=True)
         if flagged and attempt.processor == Processor.MODAL:
-            _collect_soon(attempt)
+            _collect_soon(attempt, data.get("result"))
     else:
         with transaction.atomic():
             job = ComputeJob.objects.select_for_update().get(pk=attempt.job_id)
             get_kind(job.kind).on_event(job, event_type, data)
 
 
-def _collect_soon(attempt: JobAttempt) -> None:
-    """Fetch a call the function reported finished without waiting for the poller's next tick."""
+def _collect_soon(attempt: JobAttempt, result=None) -> None:
+    """Apply a call the function reported finished without waiting for the poller's next tick:
+    with the result its notice carried, or else fetched from Modal."""
     from jobs.tasks import collect_call
 
-    args = (attempt.pk, attempt.job_id, attempt.call_id)
+    if not (isinstance(result, dict) and "output" in result):
+        result = None
+    args = (attempt.pk, attempt.job_id, attempt.call_id, result)
     transaction.on_commit(lambda: collect_call.delay(*args))
 
 
-def collect_finished_call(attempt_id: int, wait_seconds: float, *, job_id=None, call_id: str = "") -> bool:
-    """Wait briefly for a reported-finished Modal call's result and apply it; False if not there yet.
+def collect_finished_call(attempt_id: int, wait_seconds: float, *, job_id=None, call_id: str = "", result=None) -> bool:
+    """Apply a reported-finished Modal call's result; False if it is not there yet.
 
-    `job_id` and `call_id` as the callback found them spare a query; without a call id (the
-    "finished" notice can beat the spawn's id to the database) both are read again.
+    `result`: the run_function envelope that the function's signed "finished" notice carried
+    (jobs.runtime; successes only). Without it, the result is fetched from Modal, waiting up to
+    `wait_seconds`. `job_id` and `call_id` as the callback found them spare a query; without a
+    call id (the notice can beat the spawn's id to the database) both are read again.
     """
+    if result is not None:
+        return complete_attempt(attempt_id, CallOutcome.succeeded(result), job_id=job_id)
     if not (job_id and call_id):
         row = (
             JobAttempt.objects.filter(pk=attempt_id, status__in=IN_FLIGHT, processor=Processor.MODAL)

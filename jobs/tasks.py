@@ -41,10 +41,12 @@ def dispatch_jobs_task(job_ids: list[str]) -> int:
 
 
 @shared_task(name="jobs.collect_call", ignore_result=True)
-def collect_call(attempt_id: int, job_id=None, call_id: str = "") -> bool:
-    """A function said it finished: fetch its result now (the poller is the safety net)."""
+def collect_call(attempt_id: int, job_id=None, call_id: str = "", result=None) -> bool:
+    """A function said it finished: apply its result now (the poller is the safety net)."""
     from django.conf import settings
 
     from jobs.services import collect_finished_call
 
-    return collect_finished_call(attempt_id, settings.JOB_COLLECT_WAIT_SECONDS, job_id=job_id, call_id=call_id)
+    return collect_finished_call(
+        attempt_id, settings.JOB_COLLECT_WAIT_SECONDS, job_id=job_id, call_id=call_id, result=result
+    )

@@ -31,9 +31,9 @@ class ClaimedCall:
 
 # The spawn hot path in raw SQL: one statement, one round trip (21,000 spawns must take well under
 # a minute). Columns left out take their database defaults (created_at, available_at: now()).
-# The same statement NOTIFYs the app's workers (delivered when it commits; PostgreSQL folds
-# repeated notices of one transaction into one), so an idle worker starts the call at once
-# instead of on its next poll.
+# The same statement NOTIFYs the app's workers with "<app>:<function>" (delivered when it commits;
+# PostgreSQL folds repeated notices of one transaction into one), so an idle worker starts the
+# call at once instead of on its next poll, claiming that function's calls first.
 NEW_CALLS_CHANNEL = "modal_stub_new_calls"
 _INSERT_CALL = (
     f"WITH notice AS (SELECT pg_notify('{NEW_CALLS_CHANNEL}', %s)) "
@@ -48,6 +48,10 @@ _INSERT_CALL = (
 _RELAXED_COMMIT = " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL"
 
 
+def new_calls_notice(app_name: str, function_name: str) -> str:
+    return f"{app_name}:{function_name}"
+
+
 def spawn_call(app_name: str, function_name: str, args: tuple, kwargs: dict) -> str:
     """Queue a call: one INSERT. The input must be JSON-able (the stub stores it as JSON)."""
     object_id = new_call_id()
@@ -55,7 +59,7 @@ def spawn_call(app_name: str, function_name: str, args: tuple, kwargs: dict) -> 
     # Inside a caller's transaction, that transaction decides how it commits.
     sql = _INSERT_CALL if connection.in_atomic_block else _INSERT_CALL + _RELAXED_COMMIT
     with connection.cursor() as cursor:
-        cursor.execute(sql, [app_name, object_id, app_name, function_name, payload])
+        cursor.execute(sql, [new_calls_notice(app_name, function_name), object_id, app_name, function_name, payload])
     return object_id
 
 

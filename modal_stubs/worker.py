@@ -52,8 +52,10 @@ class NewCallListener:
     """A database connection of its own that LISTENs for spawns (see services.spawn_call).
 
     Its socket joins the container pipes the loop waits on, so a queued call wakes an idle
-    worker at once. Notices are only a wake-up: the loop still claims from the table, and
-    still polls every poll_seconds (retries that come due, a lost notice, a broken listener).
+    worker at once. Notices are a wake-up and a hint (which functions to claim first: one
+    claim query per function, and a worker serves them all): the loop still claims from the
+    table, and still polls every poll_seconds (retries that come due, a lost notice, a broken
+    listener).
     """
 
     def __init__(self):
@@ -72,18 +74,20 @@ class NewCallListener:
     def waitables(self) -> list:
         return [self.conn.fileno()] if self.conn is not None else []
 
-    def drain(self) -> None:
-        """Read the notices that arrived (their content does not matter: the table does)."""
+    def drain(self) -> set[str]:
+        """Read the notices that arrived; return their payloads ("<app>:<function>")."""
+        payloads = set()
         if self.conn is None:
-            return
+            return payloads
         try:
             pgconn = self.conn.pgconn
             pgconn.consume_input()
-            while pgconn.notifies() is not None:
-                pass
+            while (notice := pgconn.notifies()) is not None:
+                payloads.add(notice.extra.decode())
         except Exception:  # noqa: BLE001 - a broken listener: reopen it on the next tick
             logger.warning("the new-call listener broke; reopening it", exc_info=True)
             self.close()
+        return payloads
 
     def close(self) -> None:
         if self.conn is not None:
@@ -135,9 +139,9 @@ class StubWorker:
     def tick(self) -> None:
         if self.listener.conn is None and not self.stopping:
             self.listener.open()
-        self.listener.drain()  # before claiming: a notice of a call claimed now is spent
+        notices = self.listener.drain()  # before claiming: a notice of a call claimed now is spent
         self.housekeeping()
-        self.claim_and_assign()
+        self.claim_and_assign(first=self._notified_functions(notices))
         self.wait_for_messages(conf.poll_seconds())  # returns as soon as a container reports
         self.enforce_timeouts()
         self.kill_calls_no_longer_held()
@@ -149,14 +153,21 @@ class StubWorker:
 
     # --- claiming -----------------------------------------------------------
 
-    def claim_and_assign(self) -> None:
+    def _notified_functions(self, notices: set[str]) -> list[str]:
+        names = {services.new_calls_notice(self.app_name, name): name for name in self.functions}
+        return sorted(names[notice] for notice in notices if notice in names)
+
+    def claim_and_assign(self, first: list[str] = ()) -> None:
+        """Claim queued calls for free containers: the `first` functions (just spawned), then all
+        of them in turn (so that no function's queue starves another's)."""
         if self.stopping:
             return
         names = sorted(self.functions)
         if not names:
             return
         self._rotation = (self._rotation + 1) % len(names)
-        for name in names[self._rotation :] + names[: self._rotation]:
+        in_turn = names[self._rotation :] + names[: self._rotation]
+        for name in [*first, *(name for name in in_turn if name not in first)]:
             free_total = self.capacity - sum(c.busy for c in self.containers)
             if free_total <= 0:
                 return

@@ -52,3 +52,13 @@ def callback_endpoint():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks sent from the test run in the test process (Celery's own eager mode)."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

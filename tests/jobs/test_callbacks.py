@@ -51,6 +51,28 @@ def test_finished_flags_the_attempt_for_the_next_poll(client, attempt):
     assert attempt.result_ready is True
 
 
+def test_a_finished_notice_with_its_result_completes_the_call_without_asking_modal(
+    client, attempt, django_capture_on_commit_callbacks, eager_celery
+):
+    result = {"output": {"value": "from the notice"}, "compute_seconds": 0.25}
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, attempt.pk, "finished", {"seconds": 0.3, "result": result})
+    # The stub knows no call "fc-x": had the portal asked for the result, the attempt would have failed.
+    job = attempt.job
+    job.refresh_from_db()
+    assert (job.status, job.compute_seconds) == (JobStatus.SUCCEEDED, 0.25)
+    assert JobLogLine.objects.filter(job=job, message="ingested 'from the notice'").exists()
+
+
+def test_a_finished_notice_without_a_result_asks_modal(client, attempt, django_capture_on_commit_callbacks, eager_celery):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, attempt.pk, "finished", {"seconds": 0.3})
+    job = attempt.job
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED  # the stub was asked about call "fc-x", which it never ran
+    assert (job.error_type, job.error_message) == ("NotFoundError", "No function call with id 'fc-x'")
+
+
 def test_a_key_for_another_attempt_is_refused(client, attempt):
     response = post_event(client, attempt.pk, "progress", {"done": 1, "total": 2}, key=callback_key(attempt.pk + 1))
     assert response.status_code == 403

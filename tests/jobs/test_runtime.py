@@ -7,7 +7,7 @@ import pytest
 
 from jobs import reporting
 from jobs.isolation import BadInput, CoreError
-from jobs.runtime import run_function
+from jobs.runtime import RESULT_IN_NOTICE_MAX_BYTES, run_function
 from tests.jobs.conftest import CALLBACK_KEY
 
 FUNCTIONS = ["test_echo", "test_echo_in_process"]
@@ -46,3 +46,30 @@ def test_in_this_process_later_posts_are_synchronous_again(callback_endpoint):
     assert reporting.flush(10)
     reporting.Reporter(callback_endpoint.url, CALLBACK_KEY).log("after the call")
     assert callback_endpoint.events[-1][1]["data"]["message"] == "after the call"  # there before log() returned
+
+
+def _finished_notice(callback_endpoint):
+    assert reporting.flush(10)
+    notices = [event["data"] for _, event in callback_endpoint.events if event["type"] == "finished"]
+    assert len(notices) == 1
+    return notices[0]
+
+
+def test_the_finished_notice_carries_a_small_result(callback_endpoint):
+    result = run_function("test_echo_in_process", {"value": 7, "callback_url": callback_endpoint.url,
+                                                   "callback_key": CALLBACK_KEY})
+    assert _finished_notice(callback_endpoint)["result"] == result
+
+
+def test_the_finished_notice_leaves_a_large_result_to_be_fetched(callback_endpoint):
+    run_function("test_echo_in_process", {"value": "x" * (RESULT_IN_NOTICE_MAX_BYTES + 1),
+                                          "callback_url": callback_endpoint.url, "callback_key": CALLBACK_KEY})
+    assert "result" not in _finished_notice(callback_endpoint)
+
+
+def test_a_failure_is_never_told_in_the_notice(callback_endpoint):
+    # Modal may retry a failed call: only Modal can say how it ended.
+    with pytest.raises(CoreError):
+        run_function("test_echo", {"fail": "gave up", "callback_url": callback_endpoint.url, "callback_key": CALLBACK_KEY})
+    notice = _finished_notice(callback_endpoint)
+    assert "result" not in notice and notice["seconds"] >= 0

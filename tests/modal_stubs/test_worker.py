@@ -220,3 +220,22 @@ def test_a_spawn_wakes_an_idle_worker_without_waiting_for_its_poll(start_stub_ap
     second = result_of(app.function("stub-echo").spawn(n=1), timeout=20)
     assert time.monotonic() - started < 3
     assert second["output"]["container_pid"] == warm["output"]["container_pid"]
+
+
+def test_a_notice_names_the_function_whose_calls_the_worker_claims_first():
+    import modal_stubs
+    from modal_stubs.worker import NewCallListener, StubWorker
+
+    listener = NewCallListener()
+    listener.open()
+    try:
+        modal_stubs.Function("notice-app", "stub-echo").spawn(n=1)
+        modal_stubs.Function("other-app", "stub-sleep").spawn(seconds=0)
+        notices = set()
+        wait_until(lambda: notices.update(listener.drain()) or len(notices) == 2, timeout=10)
+    finally:
+        listener.close()
+    assert notices == {"notice-app:stub-echo", "other-app:stub-sleep"}
+    # A worker of one app reads only its own app's notices, and only of functions it serves.
+    worker = StubWorker(app_name="notice-app", containers=1)
+    assert worker._notified_functions(notices | {"notice-app:not-declared"}) == ["stub-echo"]
