@@ -59,6 +59,6 @@ def eager_celery():
     """Celery tasks sent from the test run in the test process (Celery's own eager mode)."""
     from portal.celery import app
 
-    app.conf.task_always_eager = True
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, True
     yield
-    app.conf.task_always_eager = False
+    app.conf.task_always_eager = previous
