@@ -63,14 +63,18 @@ def _run_child(write_fd: int, func: Callable[..., Any], kwargs: dict) -> None:
     try:
         outcome = ("ok", func(**kwargs))
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
-        error_type = getattr(exc, "error_type", None) or type(exc).__name__
-        outcome = ("error", (error_type, str(exc) or type(exc).__name__, traceback.format_exc()))
+        outcome = ("error", (*_error_kind(exc), traceback.format_exc()))
     try:
         data = pickle.dumps(outcome)
     except Exception as exc:  # noqa: BLE001
         data = pickle.dumps(("error", ("unpicklable_result", f"The result could not be sent back: {exc}", "")))
     with os.fdopen(write_fd, "wb") as pipe:
         pipe.write(data)
+
+
+def _error_kind(exc: BaseException) -> tuple[str, str]:
+    """(error_type, message) of a core's failure, as the caller gets it wherever the core ran."""
+    return getattr(exc, "error_type", None) or type(exc).__name__, str(exc) or type(exc).__name__
 
 
 def _reset_torch_threads() -> None:
@@ -128,8 +132,8 @@ def run_in_process(func: Callable[..., Any], kwargs: dict) -> Any:
     except CoreError:
         raise
     except Exception as exc:  # noqa: BLE001 - as from a child: a CoreError that keeps the error's kind
-        error_type = getattr(exc, "error_type", None) or type(exc).__name__
-        raise CoreError(str(exc) or type(exc).__name__, error_type=error_type) from exc
+        error_type, message = _error_kind(exc)
+        raise CoreError(message, error_type=error_type) from exc
 
 
 class _TimeLimitReached(BaseException):

@@ -105,6 +105,8 @@ class StubWorker:
         self.once = once
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.functions = all_functions()
+        # A spawn's NOTIFY payload -> the function it names (services.new_calls_notice).
+        self._function_by_notice = {services.new_calls_notice(self.app_name, name): name for name in self.functions}
         self.containers: list[Container] = []
         self.context = multiprocessing.get_context("spawn")
         self.stopping = False
@@ -154,8 +156,7 @@ class StubWorker:
     # --- claiming -----------------------------------------------------------
 
     def _notified_functions(self, notices: set[str]) -> list[str]:
-        names = {services.new_calls_notice(self.app_name, name): name for name in self.functions}
-        return sorted(names[notice] for notice in notices if notice in names)
+        return sorted(self._function_by_notice[notice] for notice in notices if notice in self._function_by_notice)
 
     def claim_and_assign(self, first: list[str] = ()) -> None:
         """Claim queued calls for free containers: the `first` functions (just spawned), then all

@@ -130,4 +130,3 @@ def test_complete_attempt_with_the_job_id_given_applies_the_outcome_once(user):
     assert complete_attempt(attempt.pk, outcome, job_id=job.pk) is False
     job.refresh_from_db()
     assert (job.status, job.error_message) == (JobStatus.FAILED, "it broke")
-
